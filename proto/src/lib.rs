@@ -1,0 +1,4 @@
+//! The contract between hf-authd and its clients.
+pub mod pb {
+    tonic::include_proto!("hfauth.v1");
+}
