@@ -1,4 +1,30 @@
-//! The contract between hf-authd and its clients.
+//! hf-auth's contract between hf-authd and its clients: the generated gRPC code (behind
+//! [`pb`]), huggingface_hub's path rules, the client context every request carries, the socket
+//! path, and the token newtype both sides use.
+
+pub mod context;
+pub mod env;
+pub mod paths;
+pub mod socket;
+pub mod token;
+
+pub use context::{ClientContext, EnvVar};
+pub use env::Env;
+pub use paths::HomePaths;
+pub use token::Token;
+
+/// Generated protobuf and gRPC code for `hfauth.v1`.
+#[allow(missing_debug_implementations, clippy::all)]
 pub mod pb {
     tonic::include_proto!("hfauth.v1");
 }
+
+/// Bumped on any incompatible change to the wire contract; a client replaces a daemon that differs.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The encoded descriptor set, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/hfauth_descriptor.bin"));
+
+/// Upper bound on any request or response message (issue: bound message sizes).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
