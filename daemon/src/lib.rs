@@ -1,0 +1,20 @@
+//! hf-authd: the per-user credential daemon for the Hugging Face Hub.
+//!
+//! It owns `$HF_HOME/token` and `stored_tokens` (byte-compatible with huggingface_hub 2.4.0),
+//! keeps every home it serves in memory, watches the files for changes by other programs, and
+//! serves `hfauth.v1.HfAuth` over a Unix socket.
+
+pub mod config;
+pub mod error;
+pub mod home;
+pub mod homes;
+pub mod hub;
+pub mod resolve;
+pub mod run;
+pub mod secure_fs;
+pub mod security;
+pub mod server;
+pub mod service;
+pub mod state;
+pub mod store;
+pub mod watch;

@@ -1,1 +1,107 @@
-fn main() {}
+//! `hf-authd`: parse flags, set up logging, run the daemon in the foreground.
+
+use anyhow::Context;
+use clap::Parser;
+use hf_auth_proto::Env;
+use hf_authd::config::{self, Config};
+use hf_authd::run::{self, Options};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The per-user credential daemon for the Hugging Face Hub.
+#[derive(Debug, Parser)]
+#[command(name = "hf-authd", version, about)]
+struct Args {
+    /// Socket to serve on [default: $HF_AUTH_SOCKET, else $XDG_RUNTIME_DIR/hf-auth/hf-authd.sock,
+    /// else ${TMPDIR:-/tmp}/hf-auth-<uid>/hf-authd.sock].
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Log level or filter (error, warn, info, debug, trace) [default: $RUST_LOG, else info].
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
+    /// Append logs to this file (mode 0600) instead of stderr.
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    /// Exit after this many seconds without a request (0: never).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    idle_timeout: u64,
+    /// Config file [default: $XDG_CONFIG_HOME/hf-auth/config.toml].
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Print "ready <pid>" on stdout once serving (used by the client's autostart).
+    #[arg(long, hide = true)]
+    print_ready: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let env = Env::from_process();
+    if let Err(e) = init_logging(&args) {
+        eprintln!("hf-authd: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    match start(args, &env) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("hf-authd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start(args: Args, env: &Env) -> anyhow::Result<()> {
+    hf_authd::security::harden_process();
+    let socket = match args.socket {
+        Some(s) => s,
+        None => hf_auth_proto::socket::default_socket_path(env)?,
+    };
+    let config_path = args.config.or_else(|| config::default_path(env));
+    let config = match &config_path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let opts = Options {
+        socket: socket.clone(),
+        config,
+        idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
+        log_path: args.log_file,
+        print_ready: args.print_ready,
+    };
+    // Bind before the runtime starts, so "already running" is reported at once.
+    let bound = run::acquire(&socket)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("hf-authd")
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run::run(opts, bound, run::signals()))
+}
+
+fn init_logging(args: &Args) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match &args.log_level {
+        Some(level) => EnvFilter::try_new(level).context("invalid --log-level")?,
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match &args.log_file {
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            if let Some(dir) = path.parent() {
+                hf_authd::secure_fs::create_private_dirs(dir)?;
+            }
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("opening log file {}", path.display()))?;
+            builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+        }
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+    Ok(())
+}

@@ -39,10 +39,7 @@ impl std::fmt::Debug for ClientContext {
         f.debug_struct("ClientContext")
             .field("paths", &self.paths)
             .field("endpoint", &self.endpoint)
-            .field(
-                "env_token",
-                &self.env_token.as_ref().map(|(_, var)| var.name()),
-            )
+            .field("env_token", &self.env_token.as_ref().map(|(_, var)| var.name()))
             .field("offline", &self.offline)
             .finish_non_exhaustive()
     }
@@ -55,14 +52,10 @@ impl ClientContext {
         // HF_TOKEN falls through to the legacy variable, a whitespace one does not (spec §2).
         let env_token = match env.non_empty("HF_TOKEN") {
             Some(v) => Some((v.to_owned(), EnvVar::HfToken)),
-            None => env
-                .non_empty("HUGGING_FACE_HUB_TOKEN")
-                .map(|v| (v.to_owned(), EnvVar::HuggingFaceHubToken)),
+            None => env.non_empty("HUGGING_FACE_HUB_TOKEN").map(|v| (v.to_owned(), EnvVar::HuggingFaceHubToken)),
         };
-        let offline = env
-            .non_empty("HF_HUB_OFFLINE")
-            .or_else(|| env.get("TRANSFORMERS_OFFLINE"))
-            .is_some_and(is_truthy);
+        let offline =
+            env.non_empty("HF_HUB_OFFLINE").or_else(|| env.get("TRANSFORMERS_OFFLINE")).is_some_and(is_truthy);
         Self {
             paths: HomePaths::from_env(env),
             endpoint: paths::endpoint(env),
@@ -83,9 +76,7 @@ impl ClientContext {
             env_token: self.env_token.as_ref().map(|(v, _)| v.clone()),
             env_token_var: match self.env_token {
                 Some((_, EnvVar::HfToken)) => pb::EnvTokenVar::HfToken as i32,
-                Some((_, EnvVar::HuggingFaceHubToken)) => {
-                    pb::EnvTokenVar::HuggingFaceHubToken as i32
-                }
+                Some((_, EnvVar::HuggingFaceHubToken)) => pb::EnvTokenVar::HuggingFaceHubToken as i32,
                 None => pb::EnvTokenVar::Unspecified as i32,
             },
             offline: self.offline,
@@ -108,22 +99,14 @@ impl ClientContext {
             return Err(ContextError::Endpoint);
         }
         let env_token = match (pb.env_token, pb::EnvTokenVar::try_from(pb.env_token_var)) {
-            (Some(v), Ok(pb::EnvTokenVar::HuggingFaceHubToken)) => {
-                Some((v, EnvVar::HuggingFaceHubToken))
-            }
+            (Some(v), Ok(pb::EnvTokenVar::HuggingFaceHubToken)) => Some((v, EnvVar::HuggingFaceHubToken)),
             (Some(v), _) => Some((v, EnvVar::HfToken)),
             (None, _) => None,
         };
-        let oauth_client_id = if pb.oauth_client_id.is_empty() {
-            DEFAULT_OAUTH_CLIENT_ID.to_owned()
-        } else {
-            pb.oauth_client_id
-        };
+        let oauth_client_id =
+            if pb.oauth_client_id.is_empty() { DEFAULT_OAUTH_CLIENT_ID.to_owned() } else { pb.oauth_client_id };
         Ok(Self {
-            paths: HomePaths {
-                token,
-                stored_tokens,
-            },
+            paths: HomePaths { token, stored_tokens },
             endpoint,
             env_token,
             offline: pb.offline,
@@ -157,9 +140,7 @@ mod tests {
     fn ctx(pairs: &[(&str, &str)]) -> ClientContext {
         let mut all = vec![("HOME", "/home/u")];
         all.extend_from_slice(pairs);
-        ClientContext::from_env(&Env::from_pairs(
-            all.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-        ))
+        ClientContext::from_env(&Env::from_pairs(all.iter().map(|(k, v)| (k.to_string(), v.to_string()))))
     }
 
     // Checklist 6 and 7: which env variable wins.
@@ -172,10 +153,7 @@ mod tests {
     #[case(&[("HF_TOKEN", "   "), ("HUGGING_FACE_HUB_TOKEN", "hf_leg")], Some(("   ", EnvVar::HfToken)))]
     fn env_token_choice(#[case] pairs: &[(&str, &str)], #[case] expected: Option<(&str, EnvVar)>) {
         let c = ctx(pairs);
-        assert_eq!(
-            c.env_token.as_ref().map(|(v, var)| (v.as_str(), *var)),
-            expected
-        );
+        assert_eq!(c.env_token.as_ref().map(|(v, var)| (v.as_str(), *var)), expected);
     }
 
     #[test]
@@ -195,11 +173,7 @@ mod tests {
 
     #[test]
     fn wire_round_trip() {
-        let c = ctx(&[
-            ("HF_HOME", "/h"),
-            ("HUGGING_FACE_HUB_TOKEN", "hf_leg"),
-            ("HF_ENDPOINT", "http://127.0.0.1:1/"),
-        ]);
+        let c = ctx(&[("HF_HOME", "/h"), ("HUGGING_FACE_HUB_TOKEN", "hf_leg"), ("HF_ENDPOINT", "http://127.0.0.1:1/")]);
         assert_eq!(ClientContext::from_pb(c.to_pb()).unwrap(), c);
     }
 

@@ -20,11 +20,7 @@ impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
         names.sort_unstable();
-        f.debug_struct("Env")
-            .field("vars", &names)
-            .field("home", &self.home)
-            .field("cwd", &self.cwd)
-            .finish()
+        f.debug_struct("Env").field("vars", &names).field("home", &self.home).field("cwd", &self.cwd).finish()
     }
 }
 
@@ -33,20 +29,10 @@ impl Env {
     /// surface them as surrogate-escaped text that no path or token can use anyway.
     pub fn from_process() -> Self {
         let vars = std::env::vars_os()
-            .filter_map(|(k, v): (OsString, OsString)| {
-                Some((k.into_string().ok()?, v.into_string().ok()?))
-            })
+            .filter_map(|(k, v): (OsString, OsString)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect::<HashMap<_, _>>();
-        let home = vars
-            .get("HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from)
-            .or_else(home_from_passwd);
-        Self {
-            vars,
-            home,
-            cwd: std::env::current_dir().ok(),
-        }
+        let home = vars.get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from).or_else(home_from_passwd);
+        Self { vars, home, cwd: std::env::current_dir().ok() }
     }
 
     /// An environment built by hand (tests, embedding).
@@ -56,16 +42,9 @@ impl Env {
         K: Into<String>,
         V: Into<String>,
     {
-        let vars: HashMap<String, String> = pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        let vars: HashMap<String, String> = pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
         let home = vars.get("HOME").map(PathBuf::from);
-        Self {
-            vars,
-            home,
-            cwd: None,
-        }
+        Self { vars, home, cwd: None }
     }
 
     pub fn with_cwd(mut self, cwd: impl Into<PathBuf>) -> Self {
@@ -99,10 +78,7 @@ impl Env {
 
 /// huggingface_hub's boolean parsing of environment values.
 pub fn is_truthy(value: &str) -> bool {
-    matches!(
-        value.to_ascii_uppercase().as_str(),
-        "1" | "ON" | "YES" | "TRUE"
-    )
+    matches!(value.to_ascii_uppercase().as_str(), "1" | "ON" | "YES" | "TRUE")
 }
 
 fn home_from_passwd() -> Option<PathBuf> {

@@ -23,8 +23,7 @@ pub mod pb {
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The encoded descriptor set, for gRPC reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/hfauth_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hfauth_descriptor.bin"));
 
 /// Upper bound on any request or response message (issue: bound message sizes).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;

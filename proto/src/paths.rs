@@ -28,10 +28,7 @@ impl HomePaths {
             Some(xdg) => xdg.to_owned(),
             None => format!("{}/.cache", expanduser("~", env)),
         };
-        let hf_home = env
-            .get("HF_HOME")
-            .map(str::to_owned)
-            .unwrap_or_else(|| py_join(&cache_home, "huggingface"));
+        let hf_home = env.get("HF_HOME").map(str::to_owned).unwrap_or_else(|| py_join(&cache_home, "huggingface"));
         let hf_home = expandvars(&expanduser(&hf_home, env), env);
         let token = match env.get("HF_TOKEN_PATH") {
             Some(p) => expandvars(&expanduser(p, env), env),
@@ -39,15 +36,9 @@ impl HomePaths {
         };
         // Computed before the staging override, as in constants.py (spec §1.1 staging quirk).
         let stored_tokens = py_join(py_dirname(&token), "stored_tokens");
-        let token = if staging(env) {
-            py_join(&expanduser("~/.cache/huggingface_staging", env), "token")
-        } else {
-            token
-        };
-        Self {
-            token: absolute(&token, env),
-            stored_tokens: absolute(&stored_tokens, env),
-        }
+        let token =
+            if staging(env) { py_join(&expanduser("~/.cache/huggingface_staging", env), "token") } else { token };
+        Self { token: absolute(&token, env), stored_tokens: absolute(&stored_tokens, env) }
     }
 
     /// The lock huggingface_hub takes around OAuth refresh; we take it for every write.
@@ -75,11 +66,7 @@ fn staging(env: &Env) -> bool {
 
 /// `os.path.join(a, b)` for a relative `b`.
 fn py_join(a: &str, b: &str) -> String {
-    if a.is_empty() || a.ends_with('/') {
-        format!("{a}{b}")
-    } else {
-        format!("{a}/{b}")
-    }
+    if a.is_empty() || a.ends_with('/') { format!("{a}{b}") } else { format!("{a}/{b}") }
 }
 
 /// `os.path.dirname`: everything before the last `/`, trailing slashes removed unless root.
@@ -110,11 +97,7 @@ pub fn expanduser(p: &str, env: &Env) -> String {
     let home = home.trim_end_matches('/');
     if home.is_empty() {
         // Python: HOME="/" gives "/" + rest.
-        return if rest.is_empty() {
-            "/".to_owned()
-        } else {
-            rest.to_owned()
-        };
+        return if rest.is_empty() { "/".to_owned() } else { rest.to_owned() };
     }
     format!("{home}{rest}")
 }
@@ -140,10 +123,7 @@ pub fn expandvars(p: &str, env: &Env) -> String {
                 None => ("", i + 1),
             }
         } else {
-            let len = p[i + 1..]
-                .bytes()
-                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
-                .count();
+            let len = p[i + 1..].bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
             (&p[i + 1..i + 1 + len], i + 1 + len)
         };
         match env.get(name).filter(|_| !name.is_empty()) {
@@ -174,8 +154,7 @@ mod tests {
     fn env(pairs: &[(&str, &str)]) -> Env {
         let mut all = vec![("HOME", "/home/u")];
         all.extend_from_slice(pairs);
-        Env::from_pairs(all.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-            .with_cwd("/work/dir")
+        Env::from_pairs(all.iter().map(|(k, v)| (k.to_string(), v.to_string()))).with_cwd("/work/dir")
     }
 
     #[rstest]

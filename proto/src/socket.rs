@@ -30,9 +30,7 @@ pub fn socket_path(env: &Env, uid: u32) -> Result<PathBuf, SocketPathError> {
         Path::new(runtime).join("hf-auth").join(SOCKET_FILE)
     } else {
         let tmp = env.non_empty("TMPDIR").unwrap_or("/tmp");
-        Path::new(tmp)
-            .join(format!("hf-auth-{uid}"))
-            .join(SOCKET_FILE)
+        Path::new(tmp).join(format!("hf-auth-{uid}")).join(SOCKET_FILE)
     };
     check(path)
 }
@@ -72,17 +70,12 @@ mod tests {
     fn too_long_is_a_typed_error() {
         let long = format!("/{}/s.sock", "d".repeat(120));
         let env = Env::from_pairs([("HF_AUTH_SOCKET", long.clone())]);
-        assert!(
-            matches!(socket_path(&env, 0), Err(SocketPathError::TooLong { len, .. }) if len == long.len())
-        );
+        assert!(matches!(socket_path(&env, 0), Err(SocketPathError::TooLong { len, .. }) if len == long.len()));
     }
 
     #[test]
     fn relative_is_refused() {
         let env = Env::from_pairs([("HF_AUTH_SOCKET", "rel.sock")]);
-        assert!(matches!(
-            socket_path(&env, 0),
-            Err(SocketPathError::Relative(_))
-        ));
+        assert!(matches!(socket_path(&env, 0), Err(SocketPathError::Relative(_))));
     }
 }

@@ -1,0 +1,6 @@
+//! Shared pieces of hf-auth's end-to-end tests: the daemon harness, the fake Hub, and the real
+//! huggingface_hub from a Python venv.
+
+pub mod fake_hub;
+pub mod harness;
+pub mod python;

@@ -1,0 +1,122 @@
+//! The `hf-auth` command line, declared with clap. Flags follow `hf auth …` (huggingface_hub 2.4.0).
+
+use crate::output::Format;
+use clap::{Args, Parser, Subcommand};
+
+/// Hugging Face Hub credentials, served by hf-authd and shared with huggingface_hub.
+#[derive(Debug, Parser)]
+#[command(name = "hf-auth", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// Same as --format json.
+    #[arg(long, global = true, conflicts_with_all = ["format", "quiet"])]
+    pub json: bool,
+    /// Same as --format quiet: only the essential result.
+    #[arg(short, long, global = true, conflicts_with = "format")]
+    pub quiet: bool,
+}
+
+impl OutputArgs {
+    pub fn format(&self) -> Format {
+        match (self.format, self.json, self.quiet) {
+            (Some(f), _, _) => f,
+            (None, true, _) => Format::Json,
+            (None, _, true) => Format::Quiet,
+            _ => Format::Human,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in with a token (or in the browser) and make it the active token.
+    Login(LoginArgs),
+    /// Log out of one stored token, or of all of them.
+    Logout(LogoutArgs),
+    /// Make another stored token the active one.
+    Switch(SwitchArgs),
+    /// List stored tokens (masked), marking the active one.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Print the active token.
+    Token,
+    /// Show which account the active token belongs to.
+    Whoami,
+    /// The daemon, and where your active token comes from.
+    Status,
+    /// Configure git to ask git-credential-hf for Hub credentials.
+    SetupGit(SetupGitArgs),
+    /// Start, stop or inspect hf-authd.
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The token; `-` reads it from standard input.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Also set up git to use this token for the Hub (see `setup-git`).
+    #[arg(long)]
+    pub add_to_git_credential: bool,
+    /// Log in again even if a token is already active.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The stored token to log out of (default: all of them).
+    #[arg(long, value_name = "NAME")]
+    pub token_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    /// The stored token to switch to (default: pick one on a terminal).
+    #[arg(long, value_name = "NAME")]
+    pub token_name: Option<String>,
+    /// Also set up git to use the active token for the Hub.
+    #[arg(long)]
+    pub add_to_git_credential: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupGitArgs {
+    /// Replace credential helpers already configured for the Hub.
+    #[arg(long)]
+    pub force: bool,
+    /// Remove hf-auth's git configuration.
+    #[arg(long, conflicts_with = "force")]
+    pub unset: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Start hf-authd in the background (no idle timeout).
+    Start,
+    /// Stop hf-authd gracefully.
+    Stop,
+    /// Stop, then start hf-authd.
+    Restart,
+    /// Is hf-authd running?
+    Status,
+}

@@ -1,0 +1,37 @@
+//! One file per command. Each takes the session and its arguments and returns a result the
+//! binary maps to an exit code.
+
+pub mod daemon;
+pub mod info;
+pub mod login;
+pub mod logout;
+pub mod setup_git;
+pub mod status;
+pub mod switch;
+
+use crate::cli::{Cli, Command};
+use crate::failure::CmdResult;
+use crate::session::Session;
+use clap::CommandFactory;
+
+pub async fn run(cli: Cli, session: Session) -> CmdResult {
+    match cli.command {
+        Command::Login(args) => login::run(&session, args).await,
+        Command::Logout(args) => logout::run(&session, args).await,
+        Command::Switch(args) => switch::run(&session, args).await,
+        Command::List => info::list(&session).await,
+        Command::Token => info::token(&session).await,
+        Command::Whoami => info::whoami(&session).await,
+        Command::Status => status::run(&session).await,
+        Command::SetupGit(args) => setup_git::run(&session, args.force, args.unset),
+        Command::Daemon(cmd) => daemon::run(&session, cmd).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hf-auth", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! One Hugging Face home held in memory: its paths, the latest snapshot of its files, and a
+//! broadcast of changes. `Resolve` and `List` answer from the snapshot; the watcher and our own
+//! writes keep it current.
+
+use crate::store::disk::{self, Snapshot};
+use hf_auth_proto::HomePaths;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::broadcast;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    Active,
+    Stored,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HomeEvent {
+    pub kind: ChangeKind,
+    pub generation: u64,
+}
+
+#[derive(Debug)]
+pub struct Home {
+    pub paths: HomePaths,
+    snapshot: RwLock<Arc<Snapshot>>,
+    generation: AtomicU64,
+    /// Set the moment the watcher hears of a change, cleared by the reload that follows: a
+    /// request arriving in between re-reads the files instead of answering from stale memory.
+    dirty: AtomicBool,
+    events: broadcast::Sender<HomeEvent>,
+}
+
+impl Home {
+    /// Opens a home by reading its files once. Blocking.
+    pub fn open(paths: HomePaths) -> Self {
+        let home = Self::open_unread(paths);
+        home.reload();
+        home
+    }
+
+    /// A home that has not read its files yet (it looks logged out until [`Home::reload`]).
+    pub fn open_unread(paths: HomePaths) -> Self {
+        let (events, _) = broadcast::channel(64);
+        let empty = Snapshot { stored: Default::default(), active: Ok(None) };
+        Self {
+            paths,
+            snapshot: RwLock::new(Arc::new(empty)),
+            generation: AtomicU64::new(0),
+            dirty: AtomicBool::new(false),
+            events,
+        }
+    }
+
+    /// The files as last seen. No disk access.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<HomeEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::Acquire)
+    }
+
+    /// Re-reads the files; publishes what changed. Blocking. Returns whether anything did.
+    pub fn reload(&self) -> bool {
+        self.dirty.store(false, Ordering::Release);
+        let fresh = disk::read(&self.paths);
+        let mut guard = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
+        let active_changed = guard.active != fresh.active;
+        let stored_changed = guard.stored != fresh.stored;
+        if !active_changed && !stored_changed {
+            return false;
+        }
+        *guard = Arc::new(fresh);
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        drop(guard);
+        // Sending fails only when nobody watches; that is fine.
+        if active_changed {
+            let _ = self.events.send(HomeEvent { kind: ChangeKind::Active, generation });
+        }
+        if stored_changed {
+            let _ = self.events.send(HomeEvent { kind: ChangeKind::Stored, generation });
+        }
+        true
+    }
+
+    /// The directories whose entries make up this home (one, except in staging mode).
+    pub fn dirs(&self) -> Vec<std::path::PathBuf> {
+        let mut dirs: Vec<_> = [&self.paths.token, &self.paths.stored_tokens]
+            .iter()
+            .filter_map(|p| p.parent().map(|d| d.to_path_buf()))
+            .collect();
+        dirs.dedup();
+        dirs
+    }
+}

@@ -1,0 +1,128 @@
+//! The HTTP client for the Hub (reqwest + rustls). Errors carry huggingface_hub's wording.
+
+use super::whoami::WhoAmI;
+use hf_auth_proto::Token;
+use std::time::Duration;
+
+/// huggingface_hub's default timeout for whoami.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HubError {
+    /// 401. The caller appends the source-specific suffix (env, file, explicit).
+    #[error("Invalid user token.")]
+    Unauthorized,
+    #[error(
+        "You've hit the rate limit for the /whoami-v2 endpoint, which is intentionally strict for security reasons. hf-authd caches whoami answers; try again in a minute."
+    )]
+    RateLimited,
+    #[error(
+        "Cannot reach {url}: offline mode is enabled. To disable it, please unset the `HF_HUB_OFFLINE` environment variable."
+    )]
+    Offline { url: String },
+    #[error("Cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{message}")]
+    Status { status: u16, message: String },
+    #[error("Unexpected answer from {url}: {reason}")]
+    BadResponse { url: String, reason: String },
+}
+
+impl HubError {
+    /// Worth serving a stale cached answer instead: the Hub, not the token, is the problem.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, HubError::RateLimited | HubError::Unreachable { .. } | HubError::Offline { .. })
+            || matches!(self, HubError::Status { status, .. } if *status >= 500)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct HubClient {
+    http: reqwest::Client,
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl HubClient {
+    pub fn new() -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("hf-auth/", env!("CARGO_PKG_VERSION")))
+            .timeout(TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self { http, requests: Default::default() })
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Requests sent to any Hub so far.
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_request(&self) {
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `GET {endpoint}/api/whoami-v2` with `authorization: Bearer`.
+    pub async fn whoami(&self, endpoint: &str, token: &Token, offline: bool) -> Result<WhoAmI, HubError> {
+        let url = format!("{endpoint}/api/whoami-v2");
+        if offline {
+            return Err(HubError::Offline { url });
+        }
+        self.count_request();
+        let response =
+            self.http.get(&url).bearer_auth(token.expose()).send().await.map_err(|e| unreachable(&url, &e))?;
+        let status = response.status();
+        let request_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = response.text().await.map_err(|e| unreachable(&url, &e))?;
+        match status.as_u16() {
+            200..=299 => WhoAmI::parse(&body).map_err(|e| HubError::BadResponse { url, reason: e.to_string() }),
+            401 => Err(HubError::Unauthorized),
+            429 => Err(HubError::RateLimited),
+            code => Err(HubError::Status { status: code, message: status_message(status, &url, request_id, &body) }),
+        }
+    }
+}
+
+/// A reqwest error without its URL (the URL is ours to print) and never with a header.
+pub(crate) fn unreachable(url: &str, e: &reqwest::Error) -> HubError {
+    let reason = if e.is_timeout() {
+        "the request timed out".to_owned()
+    } else if e.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text = format!("{text}: {s}");
+            source = s.source();
+        }
+        text
+    };
+    HubError::Unreachable { url: url.to_owned(), reason }
+}
+
+/// huggingface_hub's `hf_raise_for_status` wording for statuses it does not special-case.
+fn status_message(status: reqwest::StatusCode, url: &str, request_id: Option<String>, body: &str) -> String {
+    let reason = status.canonical_reason().unwrap_or("");
+    let kind = if status.is_server_error() { "Server error" } else { "Client error" };
+    let mut msg = format!("{kind} '{} {reason}' for url '{url}'", status.as_u16());
+    if let Some(id) = request_id {
+        msg.push_str(&format!(" (Request ID: {id})"));
+    }
+    let detail = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| body.chars().take(200).collect());
+    if !detail.trim().is_empty() {
+        msg.push_str("\n\n");
+        msg.push_str(detail.trim());
+    }
+    if status.as_u16() == 403 {
+        msg.push_str(&format!("\nCannot access content at: {url}.\nMake sure your token has the correct permissions."));
+    }
+    msg
+}

@@ -1,0 +1,168 @@
+//! The daemon's life: take the socket (systemd's, or our own under a pidfile lock), harden the
+//! process, serve, and clean up. SIGTERM, SIGINT, `Shutdown` and the idle timeout all end in
+//! the same graceful path.
+
+use crate::config::Config;
+use crate::secure_fs;
+use crate::state::Daemon;
+use anyhow::{Context, bail};
+use std::fs::File;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::net::UnixListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub socket: PathBuf,
+    pub config: Config,
+    /// Exit after this long without a request (autostarted daemons).
+    pub idle_timeout: Option<Duration>,
+    pub log_path: Option<PathBuf>,
+    /// Print "ready <pid>" on stdout once serving (the client's autostart waits for it).
+    pub print_ready: bool,
+}
+
+/// The socket we serve on, and what to undo at exit.
+#[derive(Debug)]
+pub struct Bound {
+    pub listener: StdListener,
+    /// Set when we created the socket file (not systemd): removed at exit if still ours.
+    created: Option<(PathBuf, u64)>,
+    /// Held for the daemon's lifetime: one daemon per socket.
+    _pid_lock: Option<File>,
+}
+
+impl Bound {
+    pub fn socket_activated(&self) -> bool {
+        self.created.is_none()
+    }
+
+    /// Removes the socket file if it is still the one we bound.
+    pub fn cleanup(&self) {
+        if let Some((path, ino)) = &self.created
+            && std::fs::symlink_metadata(path).is_ok_and(|m| m.ino() == *ino)
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Takes the socket systemd passed (`LISTEN_FDS`), else binds our own.
+pub fn acquire(socket: &Path) -> anyhow::Result<Bound> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if let Some(listener) = fds.take_unix_listener(0).context("reading the socket passed by the service manager")? {
+        tracing::info!("using the socket passed by the service manager");
+        return Ok(Bound { listener, created: None, _pid_lock: None });
+    }
+    bind(socket)
+}
+
+/// Binds `socket`: directory checked (0700, ours, not a symlink), one daemon per socket (a lock
+/// on `<socket>.pid`), a stale socket removed only when connecting to it is refused, and the
+/// socket created 0600 (umask 0177 around bind, so it is never briefly open).
+pub fn bind(socket: &Path) -> anyhow::Result<Bound> {
+    let dir = socket.parent().context("the socket path has no directory")?;
+    secure_fs::prepare_socket_dir(dir)?;
+    let pid_lock = lock_pidfile(socket)?;
+    match std::fs::symlink_metadata(socket) {
+        Ok(meta) if meta.file_type().is_socket() => match std::os::unix::net::UnixStream::connect(socket) {
+            Ok(_) => bail!("another hf-authd is already serving {}", socket.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                tracing::info!(socket = %socket.display(), "removing a stale socket");
+                std::fs::remove_file(socket).with_context(|| format!("removing stale socket {}", socket.display()))?;
+            }
+            Err(e) => bail!("{} exists and cannot be checked: {e}", socket.display()),
+        },
+        Ok(_) => bail!("{} exists and is not a socket; refusing to replace it", socket.display()),
+        Err(_) => {}
+    }
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
+    let bound = StdListener::bind(socket);
+    rustix::process::umask(old);
+    let listener = bound.with_context(|| format!("binding {}", socket.display()))?;
+    let ino = std::fs::symlink_metadata(socket)?.ino();
+    Ok(Bound { listener, created: Some((socket.to_path_buf(), ino)), _pid_lock: Some(pid_lock) })
+}
+
+fn lock_pidfile(socket: &Path) -> anyhow::Result<File> {
+    let mut name = socket.as_os_str().to_owned();
+    name.push(".pid");
+    let path = PathBuf::from(name);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        let other = std::fs::read_to_string(&path).unwrap_or_default();
+        bail!(
+            "another hf-authd (pid {}) is already running for {}",
+            other.split_whitespace().next().unwrap_or("?"),
+            socket.display()
+        );
+    }
+    use std::io::{Seek, Write};
+    file.set_len(0)?;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    writeln!(file, "{}", std::process::id())?;
+    Ok(file)
+}
+
+/// Runs the daemon until `shutdown` resolves (or `Shutdown`, or the idle timeout).
+pub async fn run(
+    opts: Options,
+    bound: Bound,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let daemon = Daemon::new(opts.config.clone(), opts.socket.clone())?.with_log_path(opts.log_path.clone());
+    bound.listener.set_nonblocking(true)?;
+    let listener = tokio::net::UnixListener::from_std(bound.listener.try_clone()?)?;
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    if opts.print_ready {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "ready {}", std::process::id()).and_then(|()| out.flush());
+    }
+    tracing::info!(socket = %opts.socket.display(), pid = std::process::id(), version = env!("CARGO_PKG_VERSION"), "hf-authd ready");
+    let idle = idle_exit(daemon.clone(), opts.idle_timeout);
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = idle => tracing::info!("idle timeout reached"),
+        }
+    };
+    let result = crate::server::serve(daemon, listener, stop).await;
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    bound.cleanup();
+    tracing::info!("hf-authd stopped");
+    result
+}
+
+/// Resolves once the daemon has been idle for `timeout`; never without one. Sleeps, no polling.
+async fn idle_exit(daemon: Arc<Daemon>, timeout: Option<Duration>) {
+    let Some(timeout) = timeout else { return std::future::pending().await };
+    loop {
+        match daemon.idle_for() {
+            Some(idle) if idle >= timeout => return,
+            Some(idle) => tokio::time::sleep(timeout - idle).await,
+            None => tokio::time::sleep(timeout).await,
+        }
+    }
+}
+
+/// SIGTERM or SIGINT.
+pub async fn signals() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}

@@ -1,0 +1,68 @@
+//! The gRPC server: our service plus `grpc.health.v1` and reflection (so `grpcurl -unix` works),
+//! the peer-uid check on every request, and bounded message sizes.
+//!
+//! As in mini-redis, the caller hands in the listener and the shutdown future: `main` passes
+//! signals, tests pass a oneshot. Nothing here binds or sleeps.
+
+use crate::service::Service;
+use crate::state::Daemon;
+use hf_auth_proto::pb::hf_auth_server::HfAuthServer;
+use hf_auth_proto::{FILE_DESCRIPTOR_SET, MAX_MESSAGE_BYTES};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::UnixListener;
+use tonic::transport::Server;
+use tonic::transport::server::UdsConnectInfo;
+use tonic::{Request, Status};
+
+/// Serves until `shutdown` resolves or a client calls `Shutdown`; in-flight requests finish.
+pub async fn serve(
+    daemon: Arc<Daemon>,
+    listener: UnixListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<HfAuthServer<Service>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let service = HfAuthServer::new(Service::new(daemon.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let owner = crate::secure_fs::my_uid();
+    let stop = daemon.clone();
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = stop.shutdown.notified() => {}
+        }
+        // End open streams so the graceful shutdown does not wait on them forever.
+        stop.begin_stopping();
+    };
+    Server::builder()
+        .http2_max_header_list_size(16 * 1024)
+        .max_frame_size(Some(16 * 1024))
+        .concurrency_limit_per_connection(256)
+        .layer(tonic::service::InterceptorLayer::new(move |req: Request<()>| check_peer(req, owner)))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(service)
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::UnixListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Only the daemon's own user may talk to it (ssh-agent's rule; git's credential-cache lacks it).
+fn check_peer(req: Request<()>, owner: u32) -> Result<Request<()>, Status> {
+    let peer = req.extensions().get::<UdsConnectInfo>().and_then(|i| i.peer_cred).map(|c| c.uid());
+    match peer {
+        Some(uid) if uid == owner => Ok(req),
+        Some(uid) => {
+            tracing::warn!(peer_uid = uid, "refused a request from another user");
+            Err(Status::permission_denied(format!(
+                "hf-authd serves uid {owner} only; this request came from uid {uid}"
+            )))
+        }
+        None => Err(Status::permission_denied("hf-authd could not identify the peer of this connection")),
+    }
+}

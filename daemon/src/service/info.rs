@@ -1,0 +1,175 @@
+//! Read-only operations: resolve, list, whoami, status. Resolve and list answer from memory.
+
+use super::{context, home, pb_source};
+use crate::error::{Error, Result};
+use crate::resolve::{self, Source};
+use crate::state::Daemon;
+use hf_auth_proto::{PROTOCOL_VERSION, Token, pb};
+use std::sync::Arc;
+
+pub(super) async fn resolve(daemon: &Arc<Daemon>, req: pb::ResolveRequest) -> Result<pb::ResolveResponse> {
+    let ctx = context(req.context)?;
+    // The env token needs no home at all: skip even the lookup.
+    let (token, source, snapshot) = match ctx.env_token_cleaned() {
+        Some((token, var)) => (Some(token), Source::Env(var), daemon.homes.peek(&ctx.paths).map(|h| h.snapshot())),
+        None => {
+            let snapshot = home(daemon, &ctx).await?.snapshot();
+            let r = resolve::resolve(&ctx, &snapshot)?;
+            (r.token, r.source, Some(snapshot))
+        }
+    };
+    let Some(mut token) = token else {
+        return Ok(pb::ResolveResponse { source: pb_source(source), ..Default::default() });
+    };
+    let mut username = daemon.whoami.peek(&ctx.endpoint, &token).map(|w| w.name.clone());
+    // git asked for a specific account: answer with that account's stored token, if there is one.
+    if !req.username.is_empty()
+        && username.as_deref() != Some(req.username.as_str())
+        && let Some(snapshot) = &snapshot
+        && let Some(other) = stored_token_of(daemon, &ctx, snapshot, &req.username).await
+    {
+        token = other;
+        username = Some(req.username.clone());
+    }
+    let name = snapshot.as_ref().and_then(|s| resolve::name_of(s, &token)).unwrap_or_default();
+    Ok(pb::ResolveResponse {
+        token: token.into_inner(),
+        source: pb_source(source),
+        name,
+        username: username.unwrap_or_default(),
+    })
+}
+
+/// Bound on asking the Hub who owns stored tokens while git waits.
+const OWNER_LOOKUP_BUDGET: std::time::Duration = std::time::Duration::from_millis(600);
+
+/// The stored token owned by `user`, using cached whoami answers (and, within a short budget,
+/// asking the Hub about tokens it has not seen yet).
+async fn stored_token_of(
+    daemon: &Arc<Daemon>,
+    ctx: &hf_auth_proto::ClientContext,
+    snapshot: &crate::store::disk::Snapshot,
+    user: &str,
+) -> Option<Token> {
+    let tokens: Vec<Token> =
+        snapshot.stored.file.sections.iter().filter_map(|s| s.get("hf_token").and_then(Token::clean)).collect();
+    let cached = tokens.iter().find(|t| daemon.whoami.peek(&ctx.endpoint, t).is_some_and(|w| w.name == user));
+    if let Some(t) = cached {
+        return Some(t.clone());
+    }
+    let lookups = tokens.into_iter().filter(|t| daemon.whoami.peek(&ctx.endpoint, t).is_none()).map(|t| async move {
+        let owner = daemon.whoami.get(&daemon.hub, &ctx.endpoint, &t, ctx.offline, false).await.ok()?;
+        (owner.0.name == user).then_some(t)
+    });
+    let found = tokio::time::timeout(OWNER_LOOKUP_BUDGET, futures_util::future::join_all(lookups)).await.ok()?;
+    found.into_iter().flatten().next()
+}
+
+pub(super) async fn list(daemon: &Arc<Daemon>, req: pb::ListRequest) -> Result<pb::ListResponse> {
+    let ctx = context(req.context)?;
+    let snapshot = home(daemon, &ctx).await?.snapshot();
+    // As `hf auth list`: the star compares with get_token(), env included; an unreadable token
+    // file just means nothing is starred.
+    let current = resolve::resolve(&ctx, &snapshot).ok().and_then(|r| r.token);
+    let tokens = snapshot
+        .stored
+        .file
+        .sections
+        .iter()
+        .map(|s| {
+            let raw = s.get("hf_token");
+            pb::StoredToken {
+                name: s.name.clone(),
+                masked: raw.map_or_else(|| "<not set>".to_owned(), hf_auth_proto::token::mask),
+                has_token: raw.is_some(),
+                active: raw.is_some() && raw == current.as_ref().map(Token::expose),
+                expires_at: s.get("expires_at").unwrap_or_default().to_owned(),
+                refresh_state: pb::RefreshState::None as i32,
+                next_refresh_at: 0,
+                storage: pb::Storage::File as i32,
+            }
+        })
+        .collect();
+    Ok(pb::ListResponse {
+        tokens,
+        env_token_var: ctx.env_token_cleaned().map(|(_, v)| v.name().to_owned()).unwrap_or_default(),
+        stored_tokens_path: ctx.paths.stored_tokens.display().to_string(),
+    })
+}
+
+pub(super) async fn whoami(daemon: &Arc<Daemon>, req: pb::WhoAmIRequest) -> Result<pb::WhoAmIResponse> {
+    let ctx = context(req.context)?;
+    let (token, source) = if req.token.is_empty() {
+        let resolved = match ctx.env_token_cleaned() {
+            Some((t, var)) => resolve::Resolution { token: Some(t), source: Source::Env(var) },
+            None => resolve::resolve(&ctx, &home(daemon, &ctx).await?.snapshot())?,
+        };
+        (resolved.token.ok_or(Error::NotLoggedIn)?, resolved.source)
+    } else {
+        (Token::new(req.token), Source::None)
+    };
+    let (who, fresh) = daemon
+        .whoami
+        .get(&daemon.hub, &ctx.endpoint, &token, ctx.offline, req.fresh)
+        .await
+        .map_err(|error| Error::Hub { error, token_source: source })?;
+    Ok(pb::WhoAmIResponse {
+        name: who.name.clone(),
+        fullname: who.fullname.clone(),
+        email: who.email.clone(),
+        orgs: who
+            .orgs
+            .iter()
+            .map(|o| pb::Org { name: o.name.clone(), fullname: o.fullname.clone(), role_in_org: o.role_in_org.clone() })
+            .collect(),
+        auth_type: who.auth_type.clone(),
+        token_display_name: who.token_display_name.clone().unwrap_or_default(),
+        token_role: who.token_role.clone().unwrap_or_default(),
+        cached: fresh.cached,
+        stale: fresh.stale,
+        fetched_at: fresh.fetched_at,
+        source: pb_source(source),
+        raw_json: who.raw_json.clone(),
+    })
+}
+
+pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Result<pb::StatusResponse> {
+    let homes = daemon
+        .homes
+        .all()
+        .iter()
+        .map(|h| pb::HomeStatus {
+            token_path: h.paths.token.display().to_string(),
+            stored_tokens_path: h.paths.stored_tokens.display().to_string(),
+            stored_tokens: h.snapshot().stored.file.sections.len() as u32,
+            watched: daemon.homes.watcher().is_active(),
+        })
+        .collect();
+    let mut response = pb::StatusResponse {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        protocol: PROTOCOL_VERSION,
+        pid: std::process::id(),
+        uptime_ms: daemon.started.elapsed().as_millis() as u64,
+        socket_path: daemon.socket_path.display().to_string(),
+        homes,
+        whoami_cache_entries: daemon.whoami.len() as u64,
+        whoami_cache_hits: daemon.whoami.hits(),
+        whoami_cache_misses: daemon.whoami.misses(),
+        hub_requests: daemon.hub.request_count(),
+        requests_served: daemon.requests_served(),
+        configured_storage: pb::Storage::File as i32,
+        log_path: daemon.log_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        ..Default::default()
+    };
+    // The caller's own view: where its active token comes from.
+    if let Some(ctx) = req.context {
+        let ctx = context(Some(ctx))?;
+        let snapshot = home(daemon, &ctx).await?.snapshot();
+        if let Ok(r) = resolve::resolve(&ctx, &snapshot) {
+            response.active_source = pb_source(r.source);
+            response.active_name = r.token.as_ref().and_then(|t| resolve::name_of(&snapshot, t)).unwrap_or_default();
+            response.active_storage = if r.source == Source::File { pb::Storage::File as i32 } else { 0 };
+        }
+    }
+    Ok(response)
+}

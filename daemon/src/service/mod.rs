@@ -1,0 +1,147 @@
+//! The `hfauth.v1.HfAuth` gRPC service: decodes each request's context, runs one operation
+//! (one file each), and encodes the answer. Errors become statuses in `crate::error` only.
+
+mod account;
+mod info;
+mod watch;
+
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::state::Daemon;
+use hf_auth_proto::pb::{self, hf_auth_server::HfAuth};
+use hf_auth_proto::{ClientContext, Token};
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    daemon: Arc<Daemon>,
+}
+
+impl Service {
+    pub fn new(daemon: Arc<Daemon>) -> Self {
+        Self { daemon }
+    }
+}
+
+/// The request's context, validated.
+fn context(ctx: Option<pb::ClientContext>) -> Result<ClientContext> {
+    let ctx = ctx.ok_or_else(|| Error::InvalidArgument("request has no client context".into()))?;
+    ClientContext::from_pb(ctx).map_err(|e| Error::InvalidArgument(e.to_string()))
+}
+
+/// The home for a context: from memory when open, else opened off the async runtime.
+async fn home(daemon: &Arc<Daemon>, ctx: &ClientContext) -> Result<Arc<Home>> {
+    if let Some(home) = daemon.homes.peek(&ctx.paths) {
+        if home.is_dirty() {
+            let h = home.clone();
+            tokio::task::spawn_blocking(move || h.reload()).await?;
+        }
+        return Ok(home);
+    }
+    let homes = daemon.homes.clone();
+    let paths = ctx.paths.clone();
+    Ok(tokio::task::spawn_blocking(move || homes.get(&paths)).await?)
+}
+
+/// Runs a blocking store operation on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+fn pb_source(source: crate::resolve::Source) -> i32 {
+    use crate::resolve::Source;
+    use hf_auth_proto::EnvVar;
+    (match source {
+        Source::None => pb::TokenSource::None,
+        Source::Env(EnvVar::HfToken) => pb::TokenSource::EnvHfToken,
+        Source::Env(EnvVar::HuggingFaceHubToken) => pb::TokenSource::EnvHuggingFaceHubToken,
+        Source::File => pb::TokenSource::File,
+    }) as i32
+}
+
+macro_rules! unary {
+    ($self:ident, $req:ident, $op:path) => {{
+        $self.daemon.note_request();
+        let req = $req.into_inner();
+        $op(&$self.daemon, req).await.map(Response::new).map_err(Status::from)
+    }};
+}
+
+#[tonic::async_trait]
+impl HfAuth for Service {
+    type DeviceLoginStream = EventStream<pb::DeviceLoginEvent>;
+    type WatchStream = EventStream<pb::WatchEvent>;
+
+    async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
+        unary!(self, request, account::login)
+    }
+
+    async fn device_login(
+        &self,
+        _request: Request<pb::DeviceLoginRequest>,
+    ) -> Result<Response<Self::DeviceLoginStream>, Status> {
+        self.daemon.note_request();
+        Err(Error::Unimplemented("browser login is not available in this version of hf-authd; use --token".into())
+            .into())
+    }
+
+    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
+        unary!(self, request, account::logout)
+    }
+
+    async fn switch(&self, request: Request<pb::SwitchRequest>) -> Result<Response<pb::SwitchResponse>, Status> {
+        unary!(self, request, account::switch)
+    }
+
+    async fn list(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+        unary!(self, request, info::list)
+    }
+
+    async fn resolve(&self, request: Request<pb::ResolveRequest>) -> Result<Response<pb::ResolveResponse>, Status> {
+        unary!(self, request, info::resolve)
+    }
+
+    async fn who_am_i(&self, request: Request<pb::WhoAmIRequest>) -> Result<Response<pb::WhoAmIResponse>, Status> {
+        unary!(self, request, info::whoami)
+    }
+
+    async fn forget_who_am_i(
+        &self,
+        request: Request<pb::ForgetWhoAmIRequest>,
+    ) -> Result<Response<pb::ForgetWhoAmIResponse>, Status> {
+        self.daemon.note_request();
+        let req = request.into_inner();
+        let ctx = context(req.context).map_err(Status::from)?;
+        let forgotten = self.daemon.whoami.invalidate(&ctx.endpoint, &Token::new(req.token));
+        Ok(Response::new(pb::ForgetWhoAmIResponse { forgotten }))
+    }
+
+    async fn watch(&self, request: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        self.daemon.note_request();
+        watch::watch(&self.daemon, request.into_inner()).await.map(Response::new).map_err(Status::from)
+    }
+
+    async fn status(&self, request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+        unary!(self, request, info::status)
+    }
+
+    async fn migrate_storage(
+        &self,
+        _request: Request<pb::MigrateStorageRequest>,
+    ) -> Result<Response<pb::MigrateStorageResponse>, Status> {
+        self.daemon.note_request();
+        Err(Error::Unimplemented("keyring storage is not available in this version of hf-authd".into()).into())
+    }
+
+    async fn shutdown(&self, _request: Request<pb::ShutdownRequest>) -> Result<Response<pb::ShutdownResponse>, Status> {
+        self.daemon.note_request();
+        tracing::info!("shutdown requested by a client");
+        self.daemon.shutdown.notify_one();
+        Ok(Response::new(pb::ShutdownResponse {}))
+    }
+}

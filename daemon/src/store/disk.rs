@@ -1,0 +1,209 @@
+//! One home's two files as they are on disk: reading them with huggingface_hub's semantics and
+//! changing them under its lock.
+//!
+//! Every read-modify-write of `stored_tokens` holds `flock(LOCK_EX)` on `stored_tokens.lock`
+//! (the lock huggingface_hub takes for OAuth refresh) and re-reads the file inside the lock, so
+//! neither program loses the other's sections. A file we cannot parse is never overwritten
+//! silently: it is backed up beside itself first, and the outcome says where.
+
+use super::ini::{self, IniFile, Section};
+use super::legacy_json;
+use crate::secure_fs::{self, FsError};
+use hf_auth_proto::{HomePaths, Token};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// huggingface_hub's filelock timeout.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error("{path} could not be read ({reason}); it was left untouched")]
+    StoredUnreadable { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Name(#[from] ini::NameError),
+}
+
+/// Why `stored_tokens` could not be taken at face value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredProblem {
+    /// Not configparser-readable; huggingface_hub reads it as empty. The message never quotes values.
+    Corrupt(String),
+    /// The JSON layout another CLI (hfrs) writes at the same path; its tokens were imported.
+    ForeignJson,
+    /// Not a file we can read at all (directory, FIFO, another user's, too large).
+    Unreadable(String),
+}
+
+/// `stored_tokens` as read: the sections we could read, and what was wrong, if anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub file: IniFile,
+    pub problem: Option<StoredProblem>,
+}
+
+/// Both files of a home as read at one moment.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub stored: Arc<Stored>,
+    /// The cleaned token file; an error text when it cannot be read as UTF-8 text.
+    pub active: Result<Option<Token>, String>,
+}
+
+impl PartialEq for Snapshot {
+    fn eq(&self, other: &Self) -> bool {
+        self.stored == other.stored && self.active == other.active
+    }
+}
+
+/// Reads both files. Never fails: problems are part of the answer.
+pub fn read(paths: &HomePaths) -> Snapshot {
+    Snapshot { stored: Arc::new(read_stored(paths).0), active: read_active(paths) }
+}
+
+fn read_active(paths: &HomePaths) -> Result<Option<Token>, String> {
+    match secure_fs::read_text(&paths.token) {
+        Ok(text) => Ok(text.as_deref().and_then(Token::clean)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The parsed file plus the raw bytes when they must be backed up before any rewrite.
+fn read_stored(paths: &HomePaths) -> (Stored, Option<Vec<u8>>) {
+    let bytes = match secure_fs::read_small(&paths.stored_tokens) {
+        Ok(None) => return (Stored::default(), None),
+        Ok(Some(b)) => b,
+        Err(e) => {
+            return (
+                Stored { file: IniFile::default(), problem: Some(StoredProblem::Unreadable(e.to_string())) },
+                None,
+            );
+        }
+    };
+    match ini::parse(&bytes) {
+        Ok(file) => (Stored { file, problem: None }, None),
+        Err(parse_error) => match legacy_json::import(&bytes) {
+            Some(file) => (Stored { file, problem: Some(StoredProblem::ForeignJson) }, Some(bytes)),
+            None => (
+                Stored { file: IniFile::default(), problem: Some(StoredProblem::Corrupt(parse_error.to_string())) },
+                Some(bytes),
+            ),
+        },
+    }
+}
+
+/// What an update does to the token file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ActiveChange {
+    #[default]
+    Keep,
+    Write(Token),
+    Delete,
+}
+
+/// What happened besides the requested change.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Where an unparseable `stored_tokens` was copied before being rewritten.
+    pub backup: Option<PathBuf>,
+    pub stored_written: bool,
+}
+
+/// The state an update closure sees and edits.
+#[derive(Debug)]
+pub struct Edit<'a> {
+    pub stored: &'a mut IniFile,
+    /// The token file's cleaned content before the edit.
+    pub active: Option<Token>,
+    pub change: ActiveChange,
+    stored_dirty: bool,
+    delete_stored: bool,
+}
+
+impl Edit<'_> {
+    /// Marks `stored_tokens` for rewriting (the closure changed it).
+    pub fn stored_changed(&mut self) {
+        self.stored_dirty = true;
+    }
+
+    /// huggingface_hub's logout-all: delete `stored_tokens` rather than empty it.
+    pub fn delete_stored(&mut self) {
+        self.delete_stored = true;
+    }
+}
+
+/// Runs one read-modify-write of a home under the lock. Blocking.
+pub fn update<R, E: From<StoreError>>(
+    paths: &HomePaths,
+    f: impl FnOnce(&mut Edit<'_>) -> Result<R, E>,
+) -> Result<(R, Outcome), E> {
+    let _lock = secure_fs::lock_exclusive(&paths.lock_file(), LOCK_TIMEOUT).map_err(StoreError::from)?;
+    let (stored, raw) = read_stored(paths);
+    if let Some(StoredProblem::Unreadable(reason)) = &stored.problem {
+        return Err(StoreError::StoredUnreadable { path: paths.stored_tokens.clone(), reason: reason.clone() }.into());
+    }
+    let mut file = stored.file;
+    // An unreadable token file is replaced by a write, as Python's truncating write would; a
+    // read-modify-write that depends on it only sees "no token".
+    let active = read_active(paths).ok().flatten();
+    let mut edit =
+        Edit { stored: &mut file, active, change: ActiveChange::Keep, stored_dirty: false, delete_stored: false };
+    let result = f(&mut edit)?;
+    let (change, dirty, delete) = (edit.change, edit.stored_dirty, edit.delete_stored);
+    let outcome = apply(paths, &file, raw, change, dirty, delete)?;
+    Ok((result, outcome))
+}
+
+fn apply(
+    paths: &HomePaths,
+    file: &IniFile,
+    raw: Option<Vec<u8>>,
+    change: ActiveChange,
+    dirty: bool,
+    delete: bool,
+) -> Result<Outcome, StoreError> {
+    let mut outcome = Outcome::default();
+    if dirty || delete {
+        if let Some(bytes) = raw {
+            outcome.backup = Some(secure_fs::back_up(&paths.stored_tokens, &bytes)?);
+        }
+    }
+    if delete {
+        secure_fs::remove_if_exists(&paths.stored_tokens)?;
+    } else if dirty {
+        // New names are validated where they are added (ops); names already in the file were
+        // written by someone else and stay as they are, even ones we would not create.
+        secure_fs::write_secret(&paths.stored_tokens, ini::render(file).as_bytes())?;
+        outcome.stored_written = true;
+    }
+    match change {
+        ActiveChange::Keep => {}
+        ActiveChange::Write(token) => secure_fs::write_secret(&paths.token, token.expose().as_bytes())?,
+        ActiveChange::Delete => {
+            secure_fs::remove_if_exists(&paths.token)?;
+        }
+    }
+    Ok(outcome)
+}
+
+/// `get_stored_tokens()[name]`, cleaned: what `switch` and `_set_active_token` use.
+pub fn token_by_name(file: &IniFile, name: &str) -> Option<Token> {
+    file.get(name).and_then(|s| s.get("hf_token")).and_then(Token::clean)
+}
+
+/// A section as huggingface_hub's `_save_token` writes it: `hf_token`, then `refresh_token`,
+/// then `expires_at`, each only when present.
+pub fn token_section(name: &str, token: &Token, refresh_token: Option<&str>, expires_at: Option<i64>) -> Section {
+    let mut s = Section::new(name);
+    s.set("hf_token", token.expose());
+    if let Some(rt) = refresh_token {
+        s.set("refresh_token", rt);
+    }
+    if let Some(at) = expires_at {
+        s.set("expires_at", at.to_string());
+    }
+    s
+}

@@ -1,0 +1,11 @@
+//! The token store: huggingface_hub's two files, read and written byte-compatibly.
+//!
+//! - [`ini`]: the `stored_tokens` codec (configparser semantics in, Python's bytes out).
+//! - [`disk`]: one home's files on disk, read-modify-write under the shared lock.
+//! - [`ops`]: huggingface_hub's operations (`_save_token`, switch, logout) on top of [`disk`].
+//! - [`legacy_json`]: importing the JSON layout another CLI writes at the same path.
+
+pub mod disk;
+pub mod ini;
+pub mod legacy_json;
+pub mod ops;

@@ -1,0 +1,137 @@
+//! Watches the directories of every open home with `notify` and reloads a home when anything
+//! in them changes, whoever the writer is (huggingface_hub, an editor, `rm`).
+//!
+//! We watch directories, not files: writers replace files by rename (we do, editors do) and a
+//! file watch would follow the old inode. We also watch each home directory's parent, so a home
+//! whose directory is deleted and created again is picked up again; when a directory does not
+//! exist yet, its nearest existing ancestor is watched until it does.
+//!
+//! Events are coalesced for a few milliseconds so a burst (write + chmod + rename) costs one
+//! reload, and a reader never parses a file another process is half-way through writing.
+
+use crate::home::Home;
+use crate::homes::Homes;
+use notify::{RecursiveMode, Watcher as _};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// Quiet time after the last event before reloading.
+const SETTLE: Duration = Duration::from_millis(8);
+/// Upper bound on the delay a continuous stream of events can cause.
+const MAX_DELAY: Duration = Duration::from_millis(40);
+
+pub struct Watcher {
+    notify: Mutex<Option<notify::RecommendedWatcher>>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher").finish_non_exhaustive()
+    }
+}
+
+impl Watcher {
+    /// Starts the event thread. Without a working backend the daemon still serves, re-reading
+    /// nothing on its own; that is logged once.
+    pub fn start(homes: Weak<Homes>) -> Self {
+        let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
+        let notify = match notify::recommended_watcher(tx) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::error!(error = %e, "file watching unavailable; external changes will not be seen");
+                None
+            }
+        };
+        std::thread::Builder::new()
+            .name("hf-authd-watch".into())
+            .spawn(move || event_loop(rx, homes))
+            .map_err(|e| tracing::error!(error = %e, "could not start the watch thread"))
+            .ok();
+        Self { notify: Mutex::new(notify) }
+    }
+
+    /// Makes sure the directories of `home` (or their nearest existing ancestors) are watched.
+    pub fn watch_home(&self, home: &Home) {
+        let mut guard = self.notify.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(watcher) = guard.as_mut() else { return };
+        for dir in home.dirs() {
+            for target in watch_targets(&dir) {
+                if let Err(e) = watcher.watch(&target, RecursiveMode::NonRecursive) {
+                    tracing::debug!(dir = %target.display(), error = %e, "watch failed");
+                }
+            }
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.notify.lock().map(|g| g.is_some()).unwrap_or(false)
+    }
+}
+
+/// The directory itself when it exists, plus the nearest existing ancestor (its parent when it exists).
+fn watch_targets(dir: &Path) -> Vec<PathBuf> {
+    let mut targets = Vec::with_capacity(2);
+    if dir.is_dir() {
+        targets.push(dir.to_path_buf());
+    }
+    let mut ancestor = dir.parent();
+    while let Some(a) = ancestor {
+        if a.is_dir() {
+            targets.push(a.to_path_buf());
+            break;
+        }
+        ancestor = a.parent();
+    }
+    targets
+}
+
+fn event_loop(rx: mpsc::Receiver<notify::Result<notify::Event>>, homes: Weak<Homes>) {
+    while let Ok(first) = rx.recv() {
+        let Some(homes) = homes.upgrade() else { return };
+        for home in affected(&homes, std::slice::from_ref(&first)) {
+            home.mark_dirty();
+        }
+        let mut events = vec![first];
+        let start = Instant::now();
+        loop {
+            let left = MAX_DELAY.saturating_sub(start.elapsed()).min(SETTLE);
+            if left.is_zero() {
+                break;
+            }
+            match rx.recv_timeout(left) {
+                Ok(e) => {
+                    for home in affected(&homes, std::slice::from_ref(&e)) {
+                        home.mark_dirty();
+                    }
+                    events.push(e);
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        for home in affected(&homes, &events) {
+            homes.watcher().watch_home(&home);
+            if home.reload() {
+                tracing::debug!(home = %home.paths.token.display(), "home changed on disk");
+            }
+        }
+    }
+}
+
+fn affected(homes: &Homes, events: &[notify::Result<notify::Event>]) -> Vec<Arc<Home>> {
+    let all = homes.all();
+    // An error or a rescan request (queue overflow) means events were lost: reload everything.
+    if events.iter().any(|e| e.as_ref().map_or(true, |e| e.need_rescan())) {
+        return all;
+    }
+    let paths: Vec<&Path> = events.iter().flatten().flat_map(|e| e.paths.iter().map(PathBuf::as_path)).collect();
+    all.into_iter().filter(|home| paths.iter().any(|p| concerns(home, p))).collect()
+}
+
+/// Is `path` one of the home's files, or a directory on the way to them?
+fn concerns(home: &Home, path: &Path) -> bool {
+    let files = [&home.paths.token, &home.paths.stored_tokens];
+    files.iter().any(|f| f.as_path() == path) || home.dirs().iter().any(|dir| dir.starts_with(path))
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test of hf-auth: unit tests, daemon+client tests on temporary sockets, and the
+# process-level tests against real git and the real Python huggingface_hub 2.4.0.
+# The README's test command. CI (.ci/run) installs system packages first, then calls this.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+tests/setup-python.sh
+# Process-level tests spawn hf-authd, hf-auth and git-credential-hf from target/debug.
+cargo build --workspace --bins --quiet
+cargo test --workspace --no-fail-fast -- --test-threads="${HF_AUTH_TEST_THREADS:-4}"

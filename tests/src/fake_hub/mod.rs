@@ -1,0 +1,245 @@
+//! A fake Hugging Face Hub on loopback, for end-to-end tests.
+//!
+//! It serves the three endpoints hf-auth talks to — `GET /api/whoami-v2`, `POST /oauth/device` and
+//! `POST /oauth/token` — with the bodies, statuses and headers the real Hub sends (spec §4.2, §4.7,
+//! §4.8), lets a test script the OAuth answers and force failures (error statuses, slow answers,
+//! reset connections, hangs), and records every request so a test can check what was sent.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use hf_auth_tests::fake_hub::{Account, FakeHub, Mode};
+//! let hub = FakeHub::start().await;
+//! hub.add_token("hf_work", Account::user("alice").with_orgs(["acme"]));
+//! // … point HF_ENDPOINT at hub.endpoint() and run the code under test …
+//! assert_eq!(hub.requests("/api/whoami-v2"), 1);
+//! hub.set_whoami_mode(Mode::Status(429));
+//! hub.shutdown().await;
+//! # }
+//! ```
+
+mod body;
+mod conn;
+mod handlers;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use body::INVALID_CREDENTIALS;
+pub use handlers::{DEVICE, TOKEN, WHOAMI};
+pub use state::{Account, DeviceResponse, Mode, RefreshStep, TokenStep};
+
+use axum::http::HeaderMap;
+use conn::{Kill, KillableListener};
+use state::State;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// How long `shutdown` lets in-flight requests finish before it stops waiting.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running fake Hub. Dropping it also stops the server (without waiting); prefer `shutdown`.
+#[derive(Debug)]
+pub struct FakeHub {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// What the handlers share with the test.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    endpoint: String,
+    state: Mutex<State>,
+    /// Flipped to `true` once, on shutdown; it ends the server and releases `Hang`/`Delay` handlers.
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    /// The state, even if a panicking test poisoned the lock: one failure should not hide the rest.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sleeps for `delay` (forever if `None`); `false` if the hub shut down first.
+    async fn sleep_unless_shutdown(&self, delay: Option<Duration>) -> bool {
+        let mut down = self.shutdown.subscribe();
+        let shutdown = async move {
+            let _ = down.wait_for(|down| *down).await;
+        };
+        match delay {
+            Some(delay) => tokio::select! {
+                () = tokio::time::sleep(delay) => true,
+                () = shutdown => false,
+            },
+            None => {
+                shutdown.await;
+                false
+            }
+        }
+    }
+}
+
+impl FakeHub {
+    /// Binds 127.0.0.1 on a free port, then serves in a spawned task: the port accepts connections
+    /// as soon as this returns, so no test needs to wait for readiness.
+    pub async fn start() -> FakeHub {
+        Self::try_start().await.expect("fake hub: bind 127.0.0.1:0")
+    }
+
+    pub async fn try_start() -> io::Result<FakeHub> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            endpoint: format!("http://{addr}"),
+            state: Mutex::new(State::new()),
+            shutdown,
+        });
+        let mut down = shared.shutdown.subscribe();
+        let app =
+            handlers::router(Arc::clone(&shared)).into_make_service_with_connect_info::<Kill>();
+        let server =
+            axum::serve(KillableListener(listener), app).with_graceful_shutdown(async move {
+                let _ = down.wait_for(|down| *down).await;
+            });
+        let task = tokio::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::warn!("fake hub stopped: {e}");
+            }
+        });
+        Ok(FakeHub {
+            addr,
+            shared,
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash: the value for `HF_ENDPOINT`.
+    pub fn endpoint(&self) -> String {
+        self.shared.endpoint.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Makes `token` valid for `account` on `/api/whoami-v2`.
+    pub fn add_token(&self, token: &str, account: Account) {
+        self.shared.lock().issue_token(token, &account, None);
+    }
+
+    /// Revokes an access token: whoami answers 401 for it from now on.
+    pub fn remove_token(&self, token: &str) {
+        self.shared.lock().tokens.remove(token);
+    }
+
+    pub fn is_token_valid(&self, token: &str) -> bool {
+        self.shared.lock().tokens.contains_key(token)
+    }
+
+    /// How every request to `path` (e.g. [`WHOAMI`], [`TOKEN`]) is answered from now on.
+    pub fn set_mode(&self, path: &str, mode: Mode) {
+        self.shared.lock().modes.insert(path.to_owned(), mode);
+    }
+
+    pub fn set_whoami_mode(&self, mode: Mode) {
+        self.set_mode(WHOAMI, mode);
+    }
+
+    /// Requests seen on `path` (any method, any outcome, including reset and hung ones).
+    pub fn requests(&self, path: &str) -> usize {
+        self.shared.lock().log.get(path).map_or(0, |log| log.count)
+    }
+
+    pub fn total_requests(&self) -> usize {
+        self.shared.lock().log.values().map(|log| log.count).sum()
+    }
+
+    /// When each request to `path` arrived (tokio time, so `tokio::time::pause` applies).
+    pub fn request_times(&self, path: &str) -> Vec<Instant> {
+        self.shared
+            .lock()
+            .log
+            .get(path)
+            .map(|log| log.times.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn last_headers(&self, path: &str) -> Option<HeaderMap> {
+        self.shared.lock().log.get(path)?.last_headers.clone()
+    }
+
+    /// One header of the last request to `path`, e.g. `("authorization")` or `("user-agent")`.
+    pub fn last_header(&self, path: &str, name: &str) -> Option<String> {
+        let headers = self.last_headers(path)?;
+        Some(String::from_utf8_lossy(headers.get(name)?.as_bytes()).into_owned())
+    }
+
+    /// The decoded form of the last request to `path`; `None` if it was not form-encoded.
+    pub fn last_form(&self, path: &str) -> Option<Vec<(String, String)>> {
+        self.shared.lock().log.get(path)?.last_form.clone()
+    }
+
+    /// Whose tokens the device flow issues (default: `Account::user("alice").oauth()`).
+    pub fn set_oauth_account(&self, account: Account) {
+        self.shared.lock().oauth_account = account;
+    }
+
+    /// Answers for the next device-code polls, in order, replacing any left over. Once they run out,
+    /// polls get `authorization_pending`.
+    pub fn script_device_flow(&self, steps: Vec<TokenStep>) {
+        self.shared.lock().device_steps = steps.into();
+    }
+
+    /// What `POST /oauth/device` answers from now on.
+    pub fn set_device_response(&self, response: DeviceResponse) {
+        self.shared.lock().device_response = response;
+    }
+
+    /// Answers for the next refreshes of known refresh tokens, in order, replacing any left over.
+    /// Once they run out, refreshes succeed with a fresh access token and a rotated refresh token.
+    pub fn script_refresh(&self, steps: Vec<RefreshStep>) {
+        self.shared.lock().refresh_steps = steps.into();
+    }
+
+    /// Makes `refresh_token` valid; the access tokens it buys belong to `account`.
+    pub fn add_refresh_token(&self, refresh_token: &str, account: Account) {
+        self.shared
+            .lock()
+            .refresh_tokens
+            .insert(refresh_token.to_owned(), account);
+    }
+
+    /// False once rotated away or revoked (`RefreshStep::InvalidGrant`).
+    pub fn is_refresh_token_valid(&self, refresh_token: &str) -> bool {
+        self.shared
+            .lock()
+            .refresh_tokens
+            .contains_key(refresh_token)
+    }
+
+    /// Stops accepting, releases hung requests, and waits (up to 5 s) for open connections to close.
+    pub async fn shutdown(mut self) {
+        self.shared.shutdown.send_replace(true);
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for FakeHub {
+    fn drop(&mut self) {
+        self.shared.shutdown.send_replace(true);
+    }
+}
