@@ -3,4 +3,5 @@
 
 pub mod fake_hub;
 pub mod harness;
+pub mod procs;
 pub mod python;

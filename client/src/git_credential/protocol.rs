@@ -91,9 +91,7 @@ pub fn read_request<R: BufRead>(reader: R) -> Result<Request, ProtocolError> {
         let remaining = MAX_REQUEST - total;
         // One byte past the smaller bound is enough to tell "exactly at the bound" from "over it".
         let limit = MAX_LINE.min(remaining) + 1;
-        let n = (&mut reader)
-            .take(limit as u64)
-            .read_until(b'\n', &mut buf)?;
+        let n = (&mut reader).take(limit as u64).read_until(b'\n', &mut buf)?;
         if n == 0 {
             break;
         }
@@ -120,9 +118,7 @@ pub fn read_request<R: BufRead>(reader: R) -> Result<Request, ProtocolError> {
         let text = std::str::from_utf8(bytes).map_err(|_| ProtocolError::InvalidUtf8 { line })?;
         // git's credential_read_fp rejects the whole stream on such a line ("invalid credential
         // line") and `git credential` dies: the framing is not what we think, so fail closed.
-        let (key, value) = text
-            .split_once('=')
-            .ok_or(ProtocolError::MissingDelimiter { line })?;
+        let (key, value) = text.split_once('=').ok_or(ProtocolError::MissingDelimiter { line })?;
         request.apply(key, value);
     }
     Ok(request)
@@ -135,26 +131,15 @@ impl Request {
     /// attempt, whichever way it was meant).
     pub fn is_answerable(&self) -> bool {
         let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
-        let all_clean = self.singles_clean()
-            && self
-                .capabilities
-                .iter()
-                .chain(&self.wwwauth)
-                .all(|v| is_clean(v));
+        let all_clean = self.singles_clean() && self.capabilities.iter().chain(&self.wwwauth).all(|v| is_clean(v));
         present(&self.protocol) && present(&self.host) && all_clean
     }
 
     fn singles_clean(&self) -> bool {
-        [
-            &self.protocol,
-            &self.host,
-            &self.path,
-            &self.username,
-            &self.password,
-        ]
-        .into_iter()
-        .filter_map(|v| v.as_deref())
-        .all(is_clean)
+        [&self.protocol, &self.host, &self.path, &self.username, &self.password]
+            .into_iter()
+            .filter_map(|v| v.as_deref())
+            .all(is_clean)
     }
 
     /// Keys are compared exactly (case-sensitive), as git does; the last value of a key wins.
@@ -226,11 +211,7 @@ fn parse_url(url: &str) -> Option<Request> {
     } else {
         let decoded = url_decode(path)?;
         let trimmed = decoded.trim_end_matches('/');
-        Some(if trimmed.is_empty() {
-            decoded[..1].to_owned()
-        } else {
-            trimmed.to_owned()
-        })
+        Some(if trimmed.is_empty() { decoded[..1].to_owned() } else { trimmed.to_owned() })
     };
     let request = Request {
         protocol: Some(scheme.to_owned()),
@@ -251,11 +232,7 @@ fn url_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let pair = bytes
-                .get(i + 1)
-                .copied()
-                .and_then(hex)
-                .zip(bytes.get(i + 2).copied().and_then(hex));
+            let pair = bytes.get(i + 1).copied().and_then(hex).zip(bytes.get(i + 2).copied().and_then(hex));
             if let Some((hi, lo)) = pair {
                 // Two hex digits always fit a byte: hi, lo < 16.
                 out.push((hi * 16 + lo) as u8);
@@ -350,11 +327,7 @@ mod tests {
     }
 
     fn cred(username: &str, password: &str, expiry: Option<i64>) -> Credential {
-        Credential {
-            username: username.into(),
-            password: password.into(),
-            password_expiry_utc: expiry,
-        }
+        Credential { username: username.into(), password: password.into(), password_expiry_utc: expiry }
     }
 
     #[rstest]
@@ -487,13 +460,7 @@ mod tests {
     }
 
     /// protocol, host, path, username, password
-    type UrlParts<'a> = (
-        &'a str,
-        &'a str,
-        Option<&'a str>,
-        Option<&'a str>,
-        Option<&'a str>,
-    );
+    type UrlParts<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
 
     #[rstest]
     #[case("https://huggingface.co", Some(("https", "huggingface.co", None, None, None)))]
@@ -530,10 +497,7 @@ mod tests {
 
     #[rstest]
     #[case::ok("protocol=https\nhost=huggingface.co\n", true)]
-    #[case::ok_with_everything(
-        "protocol=https\nhost=h\npath=p\nusername=u\npassword=p\nwwwauth[]=B\n",
-        true
-    )]
+    #[case::ok_with_everything("protocol=https\nhost=h\npath=p\nusername=u\npassword=p\nwwwauth[]=B\n", true)]
     // CVE-2020-11008: no protocol or no/empty host must never match "any" host.
     #[case::missing_host("protocol=https\n", false)]
     #[case::missing_protocol("host=huggingface.co\n", false)]
@@ -570,11 +534,7 @@ mod tests {
     }
 
     fn answerable_base() -> Request {
-        Request {
-            protocol: s("https"),
-            host: s("huggingface.co"),
-            ..Request::default()
-        }
+        Request { protocol: s("https"), host: s("huggingface.co"), ..Request::default() }
     }
 
     // git's "helper not confused by long header": the tail of a long line must not become a line.
@@ -585,8 +545,7 @@ mod tests {
     #[case(MAX_LINE - "wwwauth[]=host=victim\n".len())]
     fn long_header_stays_one_value(#[case] filler: usize) {
         let header = format!("{}host=victim", "x".repeat(filler));
-        let input =
-            format!("protocol=https\nhost=huggingface.co\nwwwauth[]={header}\nusername=u\n\n");
+        let input = format!("protocol=https\nhost=huggingface.co\nwwwauth[]={header}\nusername=u\n\n");
         let req = read(input.as_bytes()).unwrap();
         assert_eq!(req.host.as_deref(), Some("huggingface.co"));
         assert_eq!(req.wwwauth, vec![header]);
@@ -599,14 +558,8 @@ mod tests {
     #[case::just_over_at_eof(MAX_LINE + 1, "")]
     #[case::far_over(1 << 20, "\n")]
     fn oversized_line_is_refused(#[case] len: usize, #[case] end: &str) {
-        let input = format!(
-            "protocol=https\nwwwauth[]={}{end}",
-            "x".repeat(len - "wwwauth[]=".len())
-        );
-        assert!(matches!(
-            read(input.as_bytes()),
-            Err(ProtocolError::LineTooLong { line: 2 })
-        ));
+        let input = format!("protocol=https\nwwwauth[]={}{end}", "x".repeat(len - "wwwauth[]=".len()));
+        assert!(matches!(read(input.as_bytes()), Err(ProtocolError::LineTooLong { line: 2 })));
     }
 
     #[rstest]
@@ -624,10 +577,7 @@ mod tests {
         let line = format!("wwwauth[]={}\n", "x".repeat(60_000));
         let input = format!("protocol=https\nhost=h\n{}", line.repeat(5));
         assert!(input.len() > MAX_REQUEST);
-        assert!(matches!(
-            read(input.as_bytes()),
-            Err(ProtocolError::RequestTooLarge)
-        ));
+        assert!(matches!(read(input.as_bytes()), Err(ProtocolError::RequestTooLarge)));
     }
 
     #[test]
@@ -642,10 +592,7 @@ mod tests {
         // One byte more, and the closing blank line no longer fits.
         let over = input.replacen("yy", "yyy", 1);
         assert_eq!(over.len(), MAX_REQUEST + 1);
-        assert!(matches!(
-            read(over.as_bytes()),
-            Err(ProtocolError::RequestTooLarge)
-        ));
+        assert!(matches!(read(over.as_bytes()), Err(ProtocolError::RequestTooLarge)));
     }
 
     #[rstest]
@@ -731,10 +678,7 @@ mod tests {
         let mut out = b"protocol=https\nhost=huggingface.co\n".to_vec();
         write_credential(&mut out, &c).unwrap();
         let req = read(&out).unwrap();
-        assert_eq!(
-            (req.username.as_deref(), req.password.as_deref()),
-            (Some("me"), Some("hf_abc"))
-        );
+        assert_eq!((req.username.as_deref(), req.password.as_deref()), (Some("me"), Some("hf_abc")));
     }
 
     #[test]

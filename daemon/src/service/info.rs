@@ -134,6 +134,18 @@ pub(super) async fn whoami(daemon: &Arc<Daemon>, req: pb::WhoAmIRequest) -> Resu
 }
 
 pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Result<pb::StatusResponse> {
+    // The caller's own view first (it may open its home, which the list below then includes).
+    let caller = match req.context {
+        Some(ctx) => {
+            let ctx = context(Some(ctx))?;
+            let snapshot = home(daemon, &ctx).await?.snapshot();
+            resolve::resolve(&ctx, &snapshot).ok().map(|r| {
+                let name = r.token.as_ref().and_then(|t| resolve::name_of(&snapshot, t)).unwrap_or_default();
+                (r.source, name)
+            })
+        }
+        None => None,
+    };
     let homes = daemon
         .homes
         .all()
@@ -161,15 +173,10 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
         log_path: daemon.log_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         ..Default::default()
     };
-    // The caller's own view: where its active token comes from.
-    if let Some(ctx) = req.context {
-        let ctx = context(Some(ctx))?;
-        let snapshot = home(daemon, &ctx).await?.snapshot();
-        if let Ok(r) = resolve::resolve(&ctx, &snapshot) {
-            response.active_source = pb_source(r.source);
-            response.active_name = r.token.as_ref().and_then(|t| resolve::name_of(&snapshot, t)).unwrap_or_default();
-            response.active_storage = if r.source == Source::File { pb::Storage::File as i32 } else { 0 };
-        }
+    if let Some((source, name)) = caller {
+        response.active_source = pb_source(source);
+        response.active_name = name;
+        response.active_storage = if source == Source::File { pb::Storage::File as i32 } else { 0 };
     }
     Ok(response)
 }

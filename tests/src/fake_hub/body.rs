@@ -29,20 +29,14 @@ pub fn whoami(account: &Account, expires_at: Option<i64>) -> Value {
     user.insert("isPro".into(), false.into());
     user.insert("periodEnd".into(), Value::Null);
     user.insert("avatarUrl".into(), avatar_url(&account.name).into());
-    user.insert(
-        "orgs".into(),
-        account.orgs.iter().map(|org| org_entry(org)).collect(),
-    );
+    user.insert("orgs".into(), account.orgs.iter().map(|org| org_entry(org)).collect());
     user.insert("auth".into(), auth(account, expires_at));
     Value::Object(user)
 }
 
 fn org_entry(name: &str) -> Value {
     let mut chars = name.chars();
-    let fullname: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
+    let fullname: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
     json!({
         "type": "org",
         "id": object_id(name),
@@ -91,11 +85,7 @@ fn object_id(name: &str) -> String {
 }
 
 fn avatar_url(name: &str) -> String {
-    format!(
-        "/avatars/{:016x}{:016x}.svg",
-        mix((name, 2)),
-        mix((name, 3))
-    )
+    format!("/avatars/{:016x}{:016x}.svg", mix((name, 2)), mix((name, 3)))
 }
 
 /// `2026-01-31T08:00:00.000Z` from unix seconds (UTC), without pulling in a date crate.
@@ -127,16 +117,13 @@ pub fn hub_error(status: StatusCode, message: &str) -> Response {
 
 /// What the Hub answers when a path is forced into `Mode::Status(code)`.
 pub fn status(code: u16) -> Response {
-    let status =
-        StatusCode::from_u16(code).unwrap_or_else(|_| panic!("{code} is not an HTTP status"));
+    let status = StatusCode::from_u16(code).unwrap_or_else(|_| panic!("{code} is not an HTTP status"));
     match code {
         401 => hub_error(status, INVALID_CREDENTIALS),
         403 => hub_error(status, "Forbidden"),
         429 => {
             let mut response = hub_error(status, RATE_LIMITED);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("300"));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("300"));
             response
         }
         500 => hub_error(status, "Internal Error"),
@@ -146,13 +133,7 @@ pub fn status(code: u16) -> Response {
 
 /// An OAuth error (RFC 6749 §5.2): 400, `{"error", "error_description"}`, never cached.
 pub fn oauth_error(error: &str, description: &str) -> Response {
-    no_store(
-        (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": error, "error_description": description})),
-        )
-            .into_response(),
-    )
+    no_store((StatusCode::BAD_REQUEST, Json(json!({"error": error, "error_description": description}))).into_response())
 }
 
 /// A token answer (RFC 6749 §5.1); `None` fields are left out rather than sent as `null`.
@@ -177,8 +158,6 @@ pub fn html_page() -> Response {
 }
 
 fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -29,13 +29,7 @@ impl Listener for KillableListener {
         loop {
             match self.0.accept().await {
                 Ok((inner, addr)) => {
-                    return (
-                        KillableStream {
-                            inner,
-                            kill: Kill::default(),
-                        },
-                        addr,
-                    );
+                    return (KillableStream { inner, kill: Kill::default() }, addr);
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(e) => {
@@ -80,19 +74,12 @@ impl KillableStream {
         }
         // Zero linger makes the coming close a reset; with no linger set it would be a FIN.
         let _ = self.inner.set_zero_linger();
-        Err(io::Error::new(
-            io::ErrorKind::ConnectionReset,
-            "fake hub: connection reset on purpose",
-        ))
+        Err(io::Error::new(io::ErrorKind::ConnectionReset, "fake hub: connection reset on purpose"))
     }
 }
 
 impl AsyncRead for KillableStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.check()?;
         Pin::new(&mut this.inner).poll_read(cx, buf)
@@ -100,11 +87,7 @@ impl AsyncRead for KillableStream {
 }
 
 impl AsyncWrite for KillableStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.check()?;
         Pin::new(&mut this.inner).poll_write(cx, buf)

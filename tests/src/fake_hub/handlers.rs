@@ -62,23 +62,14 @@ async fn dispatch(
     response
 }
 
-fn route(
-    hub: &Shared,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
-    form: &[(String, String)],
-) -> Response {
+fn route(hub: &Shared, method: &Method, path: &str, headers: &HeaderMap, form: &[(String, String)]) -> Response {
     let mut state = hub.lock();
     match (method.as_str(), path) {
         ("GET", WHOAMI) => whoami(&state, headers),
         ("POST", DEVICE) => device(&mut state, &hub.endpoint, form),
         ("POST", TOKEN) => token(&mut state, form),
         (_, WHOAMI | DEVICE | TOKEN) => body::status(405),
-        _ => body::hub_error(
-            StatusCode::NOT_FOUND,
-            "Sorry, we can't find the page you are looking for.",
-        ),
+        _ => body::hub_error(StatusCode::NOT_FOUND, "Sorry, we can't find the page you are looking for."),
     }
 }
 
@@ -128,10 +119,7 @@ fn token(state: &mut State, form: &[(String, String)]) -> Response {
     match field(form, "grant_type") {
         Some(DEVICE_GRANT) => device_poll(state, form),
         Some("refresh_token") => refresh(state, form),
-        Some(other) => body::oauth_error(
-            "unsupported_grant_type",
-            &format!("Unsupported grant type: {other}"),
-        ),
+        Some(other) => body::oauth_error("unsupported_grant_type", &format!("Unsupported grant type: {other}")),
         None => body::oauth_error("invalid_request", "Missing grant_type"),
     }
 }
@@ -148,14 +136,10 @@ fn device_poll(state: &mut State, form: &[(String, String)]) -> Response {
     };
     let code = code.to_owned();
     match state.device_steps.pop_front().unwrap_or(TokenStep::Pending) {
-        TokenStep::Pending => body::oauth_error(
-            "authorization_pending",
-            "The authorization request is still pending",
-        ),
-        TokenStep::SlowDown => body::oauth_error(
-            "slow_down",
-            "Polling too frequently, increase the interval by 5 seconds",
-        ),
+        TokenStep::Pending => body::oauth_error("authorization_pending", "The authorization request is still pending"),
+        TokenStep::SlowDown => {
+            body::oauth_error("slow_down", "Polling too frequently, increase the interval by 5 seconds")
+        }
         TokenStep::Denied => {
             state.device_codes.remove(&code);
             body::oauth_error("access_denied", "The user denied the authorization request")
@@ -167,11 +151,7 @@ fn device_poll(state: &mut State, form: &[(String, String)]) -> Response {
         TokenStep::OtherError(error, description) => body::oauth_error(&error, &description),
         TokenStep::ServerError => body::status(500),
         TokenStep::NotJson => body::html_page(),
-        TokenStep::Success {
-            access_token,
-            refresh_token,
-            expires_in,
-        } => {
+        TokenStep::Success { access_token, refresh_token, expires_in } => {
             state.device_codes.remove(&code);
             let account = state.oauth_account.clone();
             state.issue_token(&access_token, &account, expires_in);
@@ -192,20 +172,13 @@ fn refresh(state: &mut State, form: &[(String, String)]) -> Response {
     let Some(account) = state.refresh_tokens.get(&rt).cloned() else {
         return body::oauth_error("invalid_grant", REVOKED);
     };
-    let step = state
-        .refresh_steps
-        .pop_front()
-        .unwrap_or_else(|| RefreshStep::Success {
-            access_token: state.secret("hf_oauth_"),
-            refresh_token: Some(state.secret("hf_oauth_refresh_")),
-            expires_in: super::state::DEFAULT_EXPIRES_IN,
-        });
+    let step = state.refresh_steps.pop_front().unwrap_or_else(|| RefreshStep::Success {
+        access_token: state.secret("hf_oauth_"),
+        refresh_token: Some(state.secret("hf_oauth_refresh_")),
+        expires_in: super::state::DEFAULT_EXPIRES_IN,
+    });
     match step {
-        RefreshStep::Success {
-            access_token,
-            refresh_token,
-            expires_in,
-        } => {
+        RefreshStep::Success { access_token, refresh_token, expires_in } => {
             state.issue_token(&access_token, &account, Some(expires_in));
             if let Some(new_rt) = &refresh_token {
                 // Rotation: the old refresh token stops working the moment a new one is issued.
@@ -223,9 +196,7 @@ fn refresh(state: &mut State, form: &[(String, String)]) -> Response {
 }
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 fn is_form(headers: &HeaderMap) -> bool {
@@ -254,10 +225,7 @@ fn decode(raw: &[u8]) -> String {
     while i < raw.len() {
         match raw[i] {
             b'+' => out.push(b' '),
-            b'%' => match raw
-                .get(i + 1..i + 3)
-                .and_then(|h| Some(hex(h[0])? << 4 | hex(h[1])?))
-            {
+            b'%' => match raw.get(i + 1..i + 3).and_then(|h| Some(hex(h[0])? << 4 | hex(h[1])?)) {
                 Some(byte) => {
                     out.push(byte);
                     i += 2;

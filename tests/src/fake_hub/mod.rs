@@ -95,28 +95,18 @@ impl FakeHub {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, _) = watch::channel(false);
-        let shared = Arc::new(Shared {
-            endpoint: format!("http://{addr}"),
-            state: Mutex::new(State::new()),
-            shutdown,
-        });
+        let shared = Arc::new(Shared { endpoint: format!("http://{addr}"), state: Mutex::new(State::new()), shutdown });
         let mut down = shared.shutdown.subscribe();
-        let app =
-            handlers::router(Arc::clone(&shared)).into_make_service_with_connect_info::<Kill>();
-        let server =
-            axum::serve(KillableListener(listener), app).with_graceful_shutdown(async move {
-                let _ = down.wait_for(|down| *down).await;
-            });
+        let app = handlers::router(Arc::clone(&shared)).into_make_service_with_connect_info::<Kill>();
+        let server = axum::serve(KillableListener(listener), app).with_graceful_shutdown(async move {
+            let _ = down.wait_for(|down| *down).await;
+        });
         let task = tokio::spawn(async move {
             if let Err(e) = server.await {
                 tracing::warn!("fake hub stopped: {e}");
             }
         });
-        Ok(FakeHub {
-            addr,
-            shared,
-            task: Some(task),
-        })
+        Ok(FakeHub { addr, shared, task: Some(task) })
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash: the value for `HF_ENDPOINT`.
@@ -162,12 +152,7 @@ impl FakeHub {
 
     /// When each request to `path` arrived (tokio time, so `tokio::time::pause` applies).
     pub fn request_times(&self, path: &str) -> Vec<Instant> {
-        self.shared
-            .lock()
-            .log
-            .get(path)
-            .map(|log| log.times.clone())
-            .unwrap_or_default()
+        self.shared.lock().log.get(path).map(|log| log.times.clone()).unwrap_or_default()
     }
 
     pub fn last_headers(&self, path: &str) -> Option<HeaderMap> {
@@ -209,18 +194,12 @@ impl FakeHub {
 
     /// Makes `refresh_token` valid; the access tokens it buys belong to `account`.
     pub fn add_refresh_token(&self, refresh_token: &str, account: Account) {
-        self.shared
-            .lock()
-            .refresh_tokens
-            .insert(refresh_token.to_owned(), account);
+        self.shared.lock().refresh_tokens.insert(refresh_token.to_owned(), account);
     }
 
     /// False once rotated away or revoked (`RefreshStep::InvalidGrant`).
     pub fn is_refresh_token_valid(&self, refresh_token: &str) -> bool {
-        self.shared
-            .lock()
-            .refresh_tokens
-            .contains_key(refresh_token)
+        self.shared.lock().refresh_tokens.contains_key(refresh_token)
     }
 
     /// Stops accepting, releases hung requests, and waits (up to 5 s) for open connections to close.
@@ -229,10 +208,7 @@ impl FakeHub {
         let Some(mut task) = self.task.take() else {
             return;
         };
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
             task.abort();
         }
     }

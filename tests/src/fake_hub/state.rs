@@ -31,10 +31,7 @@ impl Account {
     /// `alice@example.com`, no orgs.
     pub fn user(name: &str) -> Self {
         let mut chars = name.chars();
-        let capitalized: String = chars
-            .next()
-            .map(|c| c.to_uppercase().chain(chars).collect())
-            .unwrap_or_default();
+        let capitalized: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
         Self {
             name: name.to_owned(),
             fullname: format!("{capitalized} Example"),
@@ -113,11 +110,7 @@ pub enum TokenStep {
     NotJson,
     /// 200 with a token; it becomes valid for the OAuth account (see `set_oauth_account`), and so does
     /// the refresh token. `None` fields are left out of the answer.
-    Success {
-        access_token: String,
-        refresh_token: Option<String>,
-        expires_in: Option<i64>,
-    },
+    Success { access_token: String, refresh_token: Option<String>, expires_in: Option<i64> },
 }
 
 /// One answer to `POST /oauth/token`, `grant_type=refresh_token`, for a known refresh token.
@@ -125,11 +118,7 @@ pub enum TokenStep {
 pub enum RefreshStep {
     /// 200; the new access token belongs to the refresh token's account. `refresh_token: None` means
     /// the refresh token is not rotated (left out of the answer, and still valid).
-    Success {
-        access_token: String,
-        refresh_token: Option<String>,
-        expires_in: i64,
-    },
+    Success { access_token: String, refresh_token: Option<String>, expires_in: i64 },
     /// 400 `invalid_grant` / `refresh token revoked`; the refresh token is revoked.
     InvalidGrant,
     /// 500 with the Hub's error body.
@@ -165,27 +154,16 @@ impl Default for DeviceResponse {
 impl DeviceResponse {
     /// The default answer with another polling interval (tests use 0 or 1 second).
     pub fn with_interval(interval: u64) -> Self {
-        Self {
-            interval: Some(interval),
-            ..Self::default()
-        }
+        Self { interval: Some(interval), ..Self::default() }
     }
 
     /// Only the required fields: `device_code`, `user_code`, `verification_uri`.
     pub fn minimal() -> Self {
-        Self {
-            interval: None,
-            expires_in: None,
-            verification_uri_complete: false,
-            ..Self::default()
-        }
+        Self { interval: None, expires_in: None, verification_uri_complete: false, ..Self::default() }
     }
 
     pub fn server_error() -> Self {
-        Self {
-            status: 500,
-            ..Self::default()
-        }
+        Self { status: 500, ..Self::default() }
     }
 }
 
@@ -238,12 +216,7 @@ impl State {
     }
 
     /// Logs the request and returns the mode to answer it in.
-    pub fn record(
-        &mut self,
-        path: &str,
-        headers: &HeaderMap,
-        form: Option<Vec<(String, String)>>,
-    ) -> Mode {
+    pub fn record(&mut self, path: &str, headers: &HeaderMap, form: Option<Vec<(String, String)>>) -> Mode {
         let log = self.log.entry(path.to_owned()).or_default();
         log.count += 1;
         log.last_headers = Some(headers.clone());
@@ -256,30 +229,18 @@ impl State {
     /// cannot lean on its shape.
     pub fn secret(&mut self, prefix: &str) -> String {
         self.serial += 1;
-        format!(
-            "{prefix}{:016x}{:016x}",
-            mix(self.serial),
-            mix(!self.serial)
-        )
+        format!("{prefix}{:016x}{:016x}", mix(self.serial), mix(!self.serial))
     }
 
     pub fn issue_token(&mut self, token: &str, account: &Account, expires_in: Option<i64>) {
         let expires_at = Some(now() + expires_in.unwrap_or(DEFAULT_EXPIRES_IN));
-        self.tokens.insert(
-            token.to_owned(),
-            Grant {
-                account: account.clone(),
-                expires_at,
-            },
-        );
+        self.tokens.insert(token.to_owned(), Grant { account: account.clone(), expires_at });
     }
 }
 
 /// Unix seconds.
 pub(crate) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A stable, well-spread 64-bit value for `n` (ids and secrets must differ, not be unpredictable).

@@ -8,10 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
+    reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap()
 }
 
 async fn whoami(hub: &FakeHub, token: Option<&str>) -> reqwest::Response {
@@ -23,12 +20,7 @@ async fn whoami(hub: &FakeHub, token: Option<&str>) -> reqwest::Response {
 }
 
 async fn post(hub: &FakeHub, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let response = client()
-        .post(format!("{}{path}", hub.endpoint()))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+    let response = client().post(format!("{}{path}", hub.endpoint())).form(form).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -40,29 +32,11 @@ async fn device_code(hub: &FakeHub) -> String {
 }
 
 async fn poll(hub: &FakeHub, code: &str) -> (u16, Value) {
-    post(
-        hub,
-        TOKEN,
-        &[
-            ("grant_type", DEVICE_GRANT),
-            ("device_code", code),
-            ("client_id", "hf-cli"),
-        ],
-    )
-    .await
+    post(hub, TOKEN, &[("grant_type", DEVICE_GRANT), ("device_code", code), ("client_id", "hf-cli")]).await
 }
 
 async fn refresh(hub: &FakeHub, rt: &str) -> (u16, Value) {
-    post(
-        hub,
-        TOKEN,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt),
-            ("client_id", "hf-cli"),
-        ],
-    )
-    .await
+    post(hub, TOKEN, &[("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", "hf-cli")]).await
 }
 
 #[tokio::test]
@@ -70,9 +44,7 @@ async fn a_known_token_gets_the_accounts_whoami_and_the_request_is_recorded() {
     let hub = FakeHub::start().await;
     hub.add_token(
         "hf_work",
-        Account::user("alice")
-            .with_orgs(["acme", "beta-lab"])
-            .with_token_name("work-token", "write"),
+        Account::user("alice").with_orgs(["acme", "beta-lab"]).with_token_name("work-token", "write"),
     );
 
     let response = whoami(&hub, Some("hf_work")).await;
@@ -92,10 +64,7 @@ async fn a_known_token_gets_the_accounts_whoami_and_the_request_is_recorded() {
 
     assert_eq!(hub.requests(WHOAMI), 1);
     assert_eq!(hub.total_requests(), 1);
-    assert_eq!(
-        hub.last_header(WHOAMI, "authorization").as_deref(),
-        Some("Bearer hf_work")
-    );
+    assert_eq!(hub.last_header(WHOAMI, "authorization").as_deref(), Some("Bearer hf_work"));
     assert!(hub.last_headers(WHOAMI).unwrap().contains_key("host"));
     assert_eq!(hub.last_form(WHOAMI), None);
     hub.shutdown().await;
@@ -104,28 +73,17 @@ async fn a_known_token_gets_the_accounts_whoami_and_the_request_is_recorded() {
 #[tokio::test]
 async fn fine_grained_and_oauth_tokens_have_their_own_auth_shapes() {
     let hub = FakeHub::start().await;
-    hub.add_token(
-        "hf_fg",
-        Account::user("bob").with_token_name("ci", "fineGrained"),
-    );
+    hub.add_token("hf_fg", Account::user("bob").with_token_name("ci", "fineGrained"));
     hub.add_token("hf_oauth_x", Account::user("carol").oauth());
 
     let fine: Value = whoami(&hub, Some("hf_fg")).await.json().await.unwrap();
     assert_eq!(fine["auth"]["accessToken"]["role"], "fineGrained");
-    assert_eq!(
-        fine["auth"]["accessToken"]["fineGrained"]["scoped"][0]["entity"]["name"],
-        "bob"
-    );
+    assert_eq!(fine["auth"]["accessToken"]["fineGrained"]["scoped"][0]["entity"]["name"], "bob");
 
     let oauth: Value = whoami(&hub, Some("hf_oauth_x")).await.json().await.unwrap();
     assert_eq!(oauth["auth"]["type"], "oauth");
     assert!(oauth["auth"].get("accessToken").is_none());
-    assert!(
-        oauth["auth"]["expiresAt"]
-            .as_str()
-            .unwrap()
-            .ends_with(".000Z")
-    );
+    assert!(oauth["auth"]["expiresAt"].as_str().unwrap().ends_with(".000Z"));
     hub.shutdown().await;
 }
 
@@ -137,10 +95,7 @@ async fn unknown_or_missing_tokens_get_the_hubs_401() {
         let response = whoami(&hub, token).await;
         assert_eq!(response.status(), 401);
         assert_eq!(response.headers()["x-error-message"], INVALID_CREDENTIALS);
-        assert_eq!(
-            response.text().await.unwrap(),
-            r#"{"error":"Invalid credentials in Authorization header"}"#
-        );
+        assert_eq!(response.text().await.unwrap(), r#"{"error":"Invalid credentials in Authorization header"}"#);
     }
     hub.remove_token("hf_good");
     assert_eq!(whoami(&hub, Some("hf_good")).await.status(), 401);
@@ -158,20 +113,12 @@ async fn status_mode_answers_the_hubs_error_until_set_back() {
     assert_eq!(response.headers()["x-request-id"], "Root=1-429");
     assert!(response.headers().contains_key("retry-after"));
     let body: Value = response.json().await.unwrap();
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("You have been rate-limited")
-    );
+    assert!(body["error"].as_str().unwrap().starts_with("You have been rate-limited"));
 
     hub.set_whoami_mode(Mode::Status(500));
     let response = whoami(&hub, Some("hf_good")).await;
     assert_eq!(response.status(), 500);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["error"],
-        "Internal Error"
-    );
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "Internal Error");
 
     hub.set_whoami_mode(Mode::Normal);
     assert_eq!(whoami(&hub, Some("hf_good")).await.status(), 200);
@@ -184,29 +131,13 @@ async fn reset_mode_drops_the_connection_without_a_byte() {
     let hub = FakeHub::start().await;
     hub.set_whoami_mode(Mode::ResetConnection);
     let mut stream = tokio::net::TcpStream::connect(hub.addr()).await.unwrap();
-    let request = format!(
-        "GET {WHOAMI} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer x\r\n\r\n",
-        hub.addr()
-    );
+    let request = format!("GET {WHOAMI} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer x\r\n\r\n", hub.addr());
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
     let read = stream.read_to_end(&mut answer).await;
-    assert!(
-        answer.is_empty(),
-        "got {:?}",
-        String::from_utf8_lossy(&answer)
-    );
-    assert_eq!(
-        read.unwrap_err().kind(),
-        std::io::ErrorKind::ConnectionReset
-    );
-    assert!(
-        client()
-            .get(format!("{}{WHOAMI}", hub.endpoint()))
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(answer.is_empty(), "got {:?}", String::from_utf8_lossy(&answer));
+    assert_eq!(read.unwrap_err().kind(), std::io::ErrorKind::ConnectionReset);
+    assert!(client().get(format!("{}{WHOAMI}", hub.endpoint())).send().await.is_err());
     assert_eq!(hub.requests(WHOAMI), 2);
     hub.shutdown().await;
 }
@@ -221,15 +152,8 @@ async fn delay_answers_late_and_hang_never_answers_but_shutdown_still_ends() {
     assert!(started.elapsed() >= Duration::from_millis(150));
 
     hub.set_whoami_mode(Mode::Hang);
-    let quick = reqwest::Client::builder()
-        .timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    let error = quick
-        .get(format!("{}{WHOAMI}", hub.endpoint()))
-        .send()
-        .await
-        .unwrap_err();
+    let quick = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
+    let error = quick.get(format!("{}{WHOAMI}", hub.endpoint())).send().await.unwrap_err();
     assert!(error.is_timeout());
     let stopping = std::time::Instant::now();
     hub.shutdown().await;
@@ -246,14 +170,8 @@ async fn device_flow_polls_pending_then_success_and_the_token_works() {
     assert_eq!(grant["user_code"], "ABCD-EFGH");
     assert_eq!(grant["interval"], 0);
     assert_eq!(grant["expires_in"], 900);
-    assert_eq!(
-        grant["verification_uri"],
-        format!("{}/oauth/device", hub.endpoint())
-    );
-    assert_eq!(
-        grant["verification_uri_complete"],
-        format!("{}/oauth/device?user_code=ABCD-EFGH", hub.endpoint())
-    );
+    assert_eq!(grant["verification_uri"], format!("{}/oauth/device", hub.endpoint()));
+    assert_eq!(grant["verification_uri_complete"], format!("{}/oauth/device?user_code=ABCD-EFGH", hub.endpoint()));
     let code = grant["device_code"].as_str().unwrap();
 
     hub.script_device_flow(vec![
@@ -285,10 +203,7 @@ async fn device_flow_polls_pending_then_success_and_the_token_works() {
     assert!(form.contains(&("grant_type".into(), DEVICE_GRANT.into())));
 
     let me: Value = whoami(&hub, Some("hf_oauth_a")).await.json().await.unwrap();
-    assert_eq!(
-        (me["name"].as_str(), me["auth"]["type"].as_str()),
-        (Some("alice"), Some("oauth"))
-    );
+    assert_eq!((me["name"].as_str(), me["auth"]["type"].as_str()), (Some("alice"), Some("oauth")));
     assert_eq!(me["orgs"][0]["name"], "acme");
     assert!(hub.is_refresh_token_valid("rt_a"));
     // A spent device code is no longer accepted.
@@ -304,18 +219,12 @@ async fn device_endpoint_can_omit_defaults_or_fail() {
     for field in ["interval", "expires_in", "verification_uri_complete"] {
         assert!(grant.get(field).is_none(), "{field} in {grant}");
     }
-    assert_eq!(
-        hub.last_form(DEVICE),
-        Some(vec![("client_id".into(), "hf-cli".into())])
-    );
+    assert_eq!(hub.last_form(DEVICE), Some(vec![("client_id".into(), "hf-cli".into())]));
     hub.set_device_response(DeviceResponse::server_error());
     assert_eq!(post(&hub, DEVICE, &[("client_id", "hf-cli")]).await.0, 500);
     hub.set_device_response(DeviceResponse::default());
     let code = device_code(&hub).await;
-    for (step, error) in [
-        (TokenStep::Denied, "access_denied"),
-        (TokenStep::Expired, "expired_token"),
-    ] {
+    for (step, error) in [(TokenStep::Denied, "access_denied"), (TokenStep::Expired, "expired_token")] {
         let code = device_code(&hub).await;
         hub.script_device_flow(vec![step]);
         assert_eq!(poll(&hub, &code).await.1["error"], error);
@@ -327,13 +236,7 @@ async fn device_endpoint_can_omit_defaults_or_fail() {
     ]);
     assert_eq!(poll(&hub, &code).await.0, 500);
     assert_eq!(poll(&hub, &code).await, (200, Value::Null));
-    assert_eq!(
-        poll(&hub, &code).await,
-        (
-            400,
-            serde_json::json!({"error": "x", "error_description": "y"})
-        )
-    );
+    assert_eq!(poll(&hub, &code).await, (400, serde_json::json!({"error": "x", "error_description": "y"})));
     assert_eq!(poll(&hub, &code).await.1["error"], "authorization_pending");
     hub.shutdown().await;
 }
@@ -348,45 +251,26 @@ async fn refresh_rotates_then_a_revoked_token_is_invalid_grant() {
             refresh_token: Some("rt_2".into()),
             expires_in: 3600,
         },
-        RefreshStep::Success {
-            access_token: "hf_oauth_3".into(),
-            refresh_token: None,
-            expires_in: 3600,
-        },
+        RefreshStep::Success { access_token: "hf_oauth_3".into(), refresh_token: None, expires_in: 3600 },
         RefreshStep::InvalidGrant,
     ]);
     let (status, token) = refresh(&hub, "rt_1").await;
     assert_eq!(
-        (
-            status,
-            token["access_token"].as_str(),
-            token["refresh_token"].as_str()
-        ),
+        (status, token["access_token"].as_str(), token["refresh_token"].as_str()),
         (200, Some("hf_oauth_2"), Some("rt_2"))
     );
     assert!(!hub.is_refresh_token_valid("rt_1"));
-    let revoked =
-        serde_json::json!({"error": "invalid_grant", "error_description": "refresh token revoked"});
+    let revoked = serde_json::json!({"error": "invalid_grant", "error_description": "refresh token revoked"});
     assert_eq!(refresh(&hub, "rt_1").await, (400, revoked.clone()));
 
     let (status, token) = refresh(&hub, "rt_2").await;
     assert_eq!((status, token.get("refresh_token")), (200, None));
     assert!(hub.is_refresh_token_valid("rt_2"));
-    assert_eq!(
-        whoami(&hub, Some("hf_oauth_3"))
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["name"],
-        "bob"
-    );
+    assert_eq!(whoami(&hub, Some("hf_oauth_3")).await.json::<Value>().await.unwrap()["name"], "bob");
 
     assert_eq!(refresh(&hub, "rt_2").await, (400, revoked));
     assert!(!hub.is_refresh_token_valid("rt_2"));
-    assert_eq!(
-        hub.last_form(TOKEN).unwrap()[1],
-        ("refresh_token".into(), "rt_2".into())
-    );
+    assert_eq!(hub.last_form(TOKEN).unwrap()[1], ("refresh_token".into(), "rt_2".into()));
 
     // Unscripted refreshes succeed with a rotated token, like the Hub.
     hub.add_refresh_token("rt_x", Account::user("bob").oauth());
@@ -400,21 +284,11 @@ async fn refresh_rotates_then_a_revoked_token_is_invalid_grant() {
 
 #[test]
 fn forms_decode_like_a_server_would() {
-    let pairs =
-        handlers::parse_form(b"grant_type=urn%3Aietf%3Aparams&a+b=c%2Bd+e&empty=&bare&bad=%zz");
-    let pairs: Vec<(&str, &str)> = pairs
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let pairs = handlers::parse_form(b"grant_type=urn%3Aietf%3Aparams&a+b=c%2Bd+e&empty=&bare&bad=%zz");
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(
         pairs,
-        [
-            ("grant_type", "urn:ietf:params"),
-            ("a b", "c+d e"),
-            ("empty", ""),
-            ("bare", ""),
-            ("bad", "%zz")
-        ]
+        [("grant_type", "urn:ietf:params"), ("a b", "c+d e"), ("empty", ""), ("bare", ""), ("bad", "%zz")]
     );
 }
 

@@ -1,6 +1,7 @@
 //! hf-auth's end-to-end tests: the real daemon on a temporary socket, a fake Hub on loopback,
 //! the real huggingface_hub from a venv. One binary, one module per topic.
 
+mod cli;
 mod daemon_rpc;
 mod python_interop;
 mod watch;
