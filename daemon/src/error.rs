@@ -26,6 +26,9 @@ pub enum Error {
     /// A Hub error, with the source of the token it was about (for the 401 wording).
     #[error("{}", hub_message(.error, *.token_source))]
     Hub { error: HubError, token_source: Source },
+    /// The Hub (or the flow) failed in a way the caller may retry later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Unimplemented(String),
     #[error("internal error: {0}")]
@@ -86,6 +89,7 @@ impl From<Error> for Status {
                 HubError::Status { status, .. } if *status >= 500 => Code::Unavailable,
                 HubError::Status { .. } | HubError::BadResponse { .. } => Code::FailedPrecondition,
             },
+            Error::Unavailable(_) => Code::Unavailable,
             Error::Unimplemented(_) => Code::Unimplemented,
             Error::Internal(_) => Code::Internal,
         };

@@ -29,18 +29,23 @@ pub struct Home {
     /// request arriving in between re-reads the files instead of answering from stale memory.
     dirty: AtomicBool,
     events: broadcast::Sender<HomeEvent>,
+    /// The endpoint and OAuth client id of the last client that used this home: where its
+    /// OAuth tokens are refreshed.
+    origin: RwLock<Option<(String, String)>>,
+    /// Shared with the registry: woken whenever any home changes (the refresher listens).
+    changes: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Home {
     /// Opens a home by reading its files once. Blocking.
     pub fn open(paths: HomePaths) -> Self {
-        let home = Self::open_unread(paths);
+        let home = Self::open_unread(paths, None);
         home.reload();
         home
     }
 
     /// A home that has not read its files yet (it looks logged out until [`Home::reload`]).
-    pub fn open_unread(paths: HomePaths) -> Self {
+    pub fn open_unread(paths: HomePaths, changes: Option<Arc<tokio::sync::Notify>>) -> Self {
         let (events, _) = broadcast::channel(64);
         let empty = Snapshot { stored: Default::default(), active: Ok(None) };
         Self {
@@ -49,6 +54,8 @@ impl Home {
             generation: AtomicU64::new(0),
             dirty: AtomicBool::new(false),
             events,
+            origin: RwLock::new(None),
+            changes,
         }
     }
 
@@ -86,6 +93,9 @@ impl Home {
         *guard = Arc::new(fresh);
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         drop(guard);
+        if let Some(changes) = &self.changes {
+            changes.notify_one();
+        }
         // Sending fails only when nobody watches; that is fine.
         if active_changed {
             let _ = self.events.send(HomeEvent { kind: ChangeKind::Active, generation });
@@ -94,6 +104,23 @@ impl Home {
             let _ = self.events.send(HomeEvent { kind: ChangeKind::Stored, generation });
         }
         true
+    }
+
+    /// Records who uses this home (cheap when unchanged: the hot path calls it).
+    pub fn set_origin(&self, endpoint: &str, client_id: &str) {
+        let same = self
+            .origin
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|(e, c)| e == endpoint && c == client_id);
+        if !same {
+            *self.origin.write().unwrap_or_else(|e| e.into_inner()) = Some((endpoint.to_owned(), client_id.to_owned()));
+        }
+    }
+
+    pub fn origin(&self) -> Option<(String, String)> {
+        self.origin.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The directories whose entries make up this home (one, except in staging mode).

@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 pub struct Homes {
     inner: RwLock<Inner>,
     watcher: Watcher,
+    changes: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, Default)]
@@ -24,7 +25,11 @@ struct Inner {
 
 impl Homes {
     pub fn new() -> Arc<Self> {
-        Arc::new_cyclic(|weak| Self { inner: RwLock::new(Inner::default()), watcher: Watcher::start(weak.clone()) })
+        Arc::new_cyclic(|weak| Self {
+            inner: RwLock::new(Inner::default()),
+            watcher: Watcher::start(weak.clone()),
+            changes: Arc::new(tokio::sync::Notify::new()),
+        })
     }
 
     /// The home for these paths, opening (reading and watching) it on first use. Blocking on a miss.
@@ -39,11 +44,12 @@ impl Homes {
             return home;
         }
         // Watch before reading, so a write between the two is not missed.
-        let home = Arc::new(Home::open_unread(canonical.clone()));
+        let home = Arc::new(Home::open_unread(canonical.clone(), Some(self.changes.clone())));
         self.watcher.watch_home(&home);
         home.reload();
         inner.by_canonical.insert(canonical, home.clone());
         inner.by_alias.insert(paths.clone(), home.clone());
+        self.changes.notify_one();
         home
     }
 
@@ -54,6 +60,11 @@ impl Homes {
 
     pub fn all(&self) -> Vec<Arc<Home>> {
         self.read().by_canonical.values().cloned().collect()
+    }
+
+    /// Woken whenever any home's files change, or a home is opened.
+    pub fn changes(&self) -> Arc<tokio::sync::Notify> {
+        self.changes.clone()
     }
 
     pub fn watcher(&self) -> &Watcher {

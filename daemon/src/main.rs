@@ -68,6 +68,10 @@ fn start(args: Args, env: &Env) -> anyhow::Result<()> {
         idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
         log_path: args.log_file,
         print_ready: args.print_ready,
+        preload: vec![{
+            let own = hf_auth_proto::ClientContext::from_env(env);
+            (own.paths, own.endpoint, own.oauth_client_id)
+        }],
     };
     // Bind before the runtime starts, so "already running" is reported at once.
     let bound = run::acquire(&socket)?;

@@ -22,6 +22,9 @@ pub struct Options {
     pub log_path: Option<PathBuf>,
     /// Print "ready <pid>" on stdout once serving (the client's autostart waits for it).
     pub print_ready: bool,
+    /// Homes to open at start (the daemon's own default home), so their OAuth tokens are
+    /// refreshed before any client asks: `(paths, endpoint, oauth client id)`.
+    pub preload: Vec<(hf_auth_proto::HomePaths, String, String)>,
 }
 
 /// The socket we serve on, and what to undo at exit.
@@ -122,6 +125,12 @@ pub async fn run(
     let daemon = Daemon::new(opts.config.clone(), opts.socket.clone())?.with_log_path(opts.log_path.clone());
     bound.listener.set_nonblocking(true)?;
     let listener = tokio::net::UnixListener::from_std(bound.listener.try_clone()?)?;
+    for (paths, endpoint, client_id) in opts.preload.clone() {
+        let homes = daemon.homes.clone();
+        let home = tokio::task::spawn_blocking(move || homes.get(&paths)).await?;
+        home.set_origin(&endpoint, &client_id);
+    }
+    let refresher = tokio::spawn(crate::refresh::Refresher::run(daemon.clone()));
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     if opts.print_ready {
         use std::io::Write;
@@ -137,6 +146,7 @@ pub async fn run(
         }
     };
     let result = crate::server::serve(daemon, listener, stop).await;
+    refresher.abort();
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     bound.cleanup();
     tracing::info!("hf-authd stopped");

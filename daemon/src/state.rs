@@ -16,6 +16,7 @@ pub struct Daemon {
     pub homes: Arc<Homes>,
     pub hub: HubClient,
     pub whoami: WhoamiCache,
+    pub refresher: crate::refresh::Refresher,
     pub started: Instant,
     pub socket_path: PathBuf,
     pub log_path: Option<PathBuf>,
@@ -34,6 +35,7 @@ impl Daemon {
     pub fn new(config: Config, socket_path: PathBuf) -> anyhow::Result<Arc<Self>> {
         Ok(Arc::new(Self {
             whoami: WhoamiCache::new(config.whoami_ttl()),
+            refresher: Default::default(),
             config,
             homes: Homes::new(),
             hub: HubClient::new()?,

@@ -26,11 +26,17 @@ impl TestDaemon {
     }
 
     pub async fn start_with(config: Config) -> Self {
+        Self::start_full(config, Vec::new()).await
+    }
+
+    /// A daemon that opens these homes at start, as `hf-authd` opens its own default home.
+    pub async fn start_full(config: Config, preload: Vec<(HomePaths, String, String)>) -> Self {
         let dir = tempfile::Builder::new().prefix("hfa").tempdir().expect("tempdir");
         let socket = dir.path().join("run").join("hf-authd.sock");
         let bound = run::bind(&socket).expect("bind the test socket");
         let (tx, rx) = oneshot::channel::<()>();
-        let opts = Options { socket: socket.clone(), config, idle_timeout: None, log_path: None, print_ready: false };
+        let opts =
+            Options { socket: socket.clone(), config, idle_timeout: None, log_path: None, print_ready: false, preload };
         let task = tokio::spawn(run::run(opts, bound, async move {
             let _ = rx.await;
         }));

@@ -2,6 +2,7 @@
 //! huggingface_hub from a Python venv.
 
 pub mod fake_hub;
+pub mod git_server;
 pub mod harness;
 pub mod procs;
 pub mod python;

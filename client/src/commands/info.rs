@@ -47,6 +47,9 @@ pub async fn list(s: &Session) -> CmdResult {
         })
         .collect();
     s.out.print(&tabulate(&headers, &rows));
+    for note in refresh_notes(&r.tokens) {
+        s.out.info(&note);
+    }
     if !r.env_token_var.is_empty() {
         s.out.warn(&format!(
             "\nNote: Environment variable `{}` is set and is the current active token independently from the stored tokens listed above.",
@@ -58,6 +61,42 @@ pub async fn list(s: &Session) -> CmdResult {
     Ok(())
 }
 
+/// What the daemon does about each OAuth token: when it refreshes it, or that it cannot.
+fn refresh_notes(tokens: &[pb::StoredToken]) -> Vec<String> {
+    use chrono::TimeZone;
+    let when = |at: i64| {
+        chrono::Local.timestamp_opt(at, 0).single().map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+    };
+    tokens
+        .iter()
+        .filter_map(|t| match pb::RefreshState::try_from(t.refresh_state).ok()? {
+            pb::RefreshState::None => None,
+            pb::RefreshState::Scheduled => {
+                Some(format!("Note: `{}` is refreshed automatically by hf-authd (next: {}).", t.name, when(t.next_refresh_at)))
+            }
+            pb::RefreshState::Retrying => Some(format!(
+                "Note: refreshing `{}` failed; hf-authd retries at {} and serves the current token meanwhile.",
+                t.name,
+                when(t.next_refresh_at)
+            )),
+            pb::RefreshState::NeedsLogin => Some(format!(
+                "Note: `{}` could not be refreshed (session expired or revoked). Run `hf-auth login` to re-authenticate.",
+                t.name
+            )),
+        })
+        .collect()
+}
+
+fn refresh_json(t: &pb::StoredToken) -> Value {
+    let state = match pb::RefreshState::try_from(t.refresh_state).unwrap_or(pb::RefreshState::None) {
+        pb::RefreshState::None => return Value::Null,
+        pb::RefreshState::Scheduled => "scheduled",
+        pb::RefreshState::Retrying => "retrying",
+        pb::RefreshState::NeedsLogin => "needs_login",
+    };
+    json!({"state": state, "next_at": (t.next_refresh_at > 0).then_some(t.next_refresh_at)})
+}
+
 /// huggingface_hub's `_format_expiration`: local date, ` (expired)` when past; blank for garbage.
 pub fn format_expiry(raw: &str, now: i64) -> String {
     use chrono::TimeZone;
@@ -67,7 +106,8 @@ pub fn format_expiry(raw: &str, now: i64) -> String {
     if at < now { format!("{day} (expired)") } else { day }
 }
 
-/// `list --json`: `{"tokens": [{"name", "token" (masked), "active", "expires_at"}], "env_token": …}`.
+/// `list --json`: `{"tokens": [{"name", "token" (masked or null), "active", "expires_at" (unix or null),
+/// "storage" ("file"|"keyring"), "refresh" (null or {"state", "next_at"})}], "env_token": (variable or null)}`.
 fn list_json(r: &pb::ListResponse) -> Value {
     let tokens: Vec<Value> = r
         .tokens
@@ -79,6 +119,7 @@ fn list_json(r: &pb::ListResponse) -> Value {
                 "active": t.active,
                 "expires_at": t.expires_at.trim().parse::<i64>().ok(),
                 "storage": storage_name(t.storage),
+                "refresh": refresh_json(t),
             })
         })
         .collect();

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod oauth;
 pub mod whoami;
 
 pub use cache::{Freshness, WhoamiCache};

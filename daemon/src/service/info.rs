@@ -2,6 +2,7 @@
 
 use super::{context, home, pb_source};
 use crate::error::{Error, Result};
+use crate::refresh::Plan;
 use crate::resolve::{self, Source};
 use crate::state::Daemon;
 use hf_auth_proto::{PROTOCOL_VERSION, Token, pb};
@@ -67,7 +68,9 @@ async fn stored_token_of(
 
 pub(super) async fn list(daemon: &Arc<Daemon>, req: pb::ListRequest) -> Result<pb::ListResponse> {
     let ctx = context(req.context)?;
-    let snapshot = home(daemon, &ctx).await?.snapshot();
+    let home = home(daemon, &ctx).await?;
+    let snapshot = home.snapshot();
+    let margin = daemon.config.refresh_margin_secs as i64;
     // As `hf auth list`: the star compares with get_token(), env included; an unreadable token
     // file just means nothing is starred.
     let current = resolve::resolve(&ctx, &snapshot).ok().and_then(|r| r.token);
@@ -78,14 +81,21 @@ pub(super) async fn list(daemon: &Arc<Daemon>, req: pb::ListRequest) -> Result<p
         .iter()
         .map(|s| {
             let raw = s.get("hf_token");
+            let (refresh_state, next_refresh_at) =
+                match daemon.refresher.plan(&home, &s.name, s.get("refresh_token"), s.get("expires_at"), margin) {
+                    None => (pb::RefreshState::None, 0),
+                    Some(Plan::Scheduled { at }) => (pb::RefreshState::Scheduled, at),
+                    Some(Plan::Retrying { at }) => (pb::RefreshState::Retrying, at),
+                    Some(Plan::NeedsLogin) => (pb::RefreshState::NeedsLogin, 0),
+                };
             pb::StoredToken {
                 name: s.name.clone(),
                 masked: raw.map_or_else(|| "<not set>".to_owned(), hf_auth_proto::token::mask),
                 has_token: raw.is_some(),
                 active: raw.is_some() && raw == current.as_ref().map(Token::expose),
                 expires_at: s.get("expires_at").unwrap_or_default().to_owned(),
-                refresh_state: pb::RefreshState::None as i32,
-                next_refresh_at: 0,
+                refresh_state: refresh_state as i32,
+                next_refresh_at,
                 storage: pb::Storage::File as i32,
             }
         })

@@ -2,6 +2,7 @@
 //! (one file each), and encodes the answer. Errors become statuses in `crate::error` only.
 
 mod account;
+mod device;
 mod info;
 mod watch;
 
@@ -36,16 +37,22 @@ fn context(ctx: Option<pb::ClientContext>) -> Result<ClientContext> {
 
 /// The home for a context: from memory when open, else opened off the async runtime.
 async fn home(daemon: &Arc<Daemon>, ctx: &ClientContext) -> Result<Arc<Home>> {
-    if let Some(home) = daemon.homes.peek(&ctx.paths) {
-        if home.is_dirty() {
-            let h = home.clone();
-            tokio::task::spawn_blocking(move || h.reload()).await?;
+    let home = match daemon.homes.peek(&ctx.paths) {
+        Some(home) => {
+            if home.is_dirty() {
+                let h = home.clone();
+                tokio::task::spawn_blocking(move || h.reload()).await?;
+            }
+            home
         }
-        return Ok(home);
-    }
-    let homes = daemon.homes.clone();
-    let paths = ctx.paths.clone();
-    Ok(tokio::task::spawn_blocking(move || homes.get(&paths)).await?)
+        None => {
+            let homes = daemon.homes.clone();
+            let paths = ctx.paths.clone();
+            tokio::task::spawn_blocking(move || homes.get(&paths)).await?
+        }
+    };
+    home.set_origin(&ctx.endpoint, &ctx.oauth_client_id);
+    Ok(home)
 }
 
 /// Runs a blocking store operation on the blocking pool.
@@ -83,11 +90,10 @@ impl HfAuth for Service {
 
     async fn device_login(
         &self,
-        _request: Request<pb::DeviceLoginRequest>,
+        request: Request<pb::DeviceLoginRequest>,
     ) -> Result<Response<Self::DeviceLoginStream>, Status> {
         self.daemon.note_request();
-        Err(Error::Unimplemented("browser login is not available in this version of hf-authd; use --token".into())
-            .into())
+        device::device_login(&self.daemon, request.into_inner()).await.map(Response::new).map_err(Status::from)
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {

@@ -3,6 +3,8 @@
 
 mod cli;
 mod daemon_rpc;
+mod git;
+mod oauth;
 mod python_interop;
 mod watch;
 mod whoami_cache;

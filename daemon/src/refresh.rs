@@ -1,0 +1,286 @@
+//! Proactive OAuth refresh: every stored section with `refresh_token` and `expires_at`, in every
+//! home the daemon serves, is refreshed once it is inside the margin (a day, as huggingface_hub),
+//! before any program needs it — including readers that cannot refresh, like `hf-hub` or a
+//! script reading the token file.
+//!
+//! A refresh is huggingface_hub's, step for step, under its lock: re-read, adopt a refresh
+//! another process already made, `POST /oauth/token`, rewrite the section (keeping the old
+//! refresh token when the Hub does not rotate it), and rewrite the token file only if it still
+//! holds the old access token. `invalid_grant` stops retrying that refresh token (the user must
+//! log in again); other failures retry with backoff while the current token keeps being served.
+
+use crate::home::Home;
+use crate::state::Daemon;
+use crate::store::disk::{self, ActiveChange, token_section};
+use hf_auth_proto::Token;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Longest single sleep: after a suspend the monotonic clock lags the wall clock, so the loop
+/// re-checks wall-clock deadlines at least this often.
+const MAX_SLEEP: Duration = Duration::from_secs(600);
+const FIRST_RETRY_SECS: i64 = 30;
+/// Never refresh one section twice within this (huggingface_hub's recheck interval).
+const MIN_SPACING_SECS: i64 = 300;
+const MAX_RETRY_SECS: i64 = 3600;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Track {
+    /// The last attempt failed for a reason that may pass; try again at `next_at`.
+    Retrying { refresh_key: u64, attempts: u32, next_at: i64, error: String },
+    /// `invalid_grant`: this refresh token is dead; only a new login helps.
+    NeedsLogin { refresh_key: u64, error: String },
+    /// Refreshed (by us, or by another process we adopted from) at `at`. With the lifetime the
+    /// Hub gave, a token living less than the margin is refreshed at half-life, not in a loop.
+    Refreshed { refresh_key: u64, at: i64, lifetime: Option<i64> },
+}
+
+/// What `list` and `status` show for one OAuth section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    Scheduled { at: i64 },
+    Retrying { at: i64 },
+    NeedsLogin,
+}
+
+#[derive(Debug, Default)]
+pub struct Refresher {
+    tracks: Mutex<HashMap<(PathBuf, String), Track>>,
+    kick: Notify,
+}
+
+/// One refreshable section, as stored.
+struct Candidate {
+    name: String,
+    token: String,
+    refresh_key: u64,
+    expires_at: i64,
+}
+
+fn refresh_key(refresh_token: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    refresh_token.hash(&mut h);
+    h.finish()
+}
+
+fn candidates(home: &Home) -> Vec<Candidate> {
+    home.snapshot()
+        .stored
+        .file
+        .sections
+        .iter()
+        .filter_map(|s| {
+            Some(Candidate {
+                name: s.name.clone(),
+                token: s.get("hf_token")?.to_owned(),
+                refresh_key: refresh_key(s.get("refresh_token").filter(|r| !r.is_empty())?),
+                expires_at: s.get("expires_at")?.trim().parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+impl Refresher {
+    /// Re-plans at once (a login stored a new OAuth token, a home changed).
+    pub fn kick(&self) {
+        self.kick.notify_one();
+    }
+
+    fn track(&self, home: &Home, name: &str) -> Option<Track> {
+        lock(&self.tracks).get(&(home.paths.token.clone(), name.to_owned())).cloned()
+    }
+
+    fn set_track(&self, home: &Home, name: &str, track: Option<Track>) {
+        let key = (home.paths.token.clone(), name.to_owned());
+        let mut tracks = lock(&self.tracks);
+        match track {
+            Some(t) => tracks.insert(key, t),
+            None => tracks.remove(&key),
+        };
+    }
+
+    /// The plan for a stored section, given its raw fields; `None` when it is not refreshable.
+    pub fn plan(&self, home: &Home, name: &str, refresh_token: Option<&str>, expires_at: Option<&str>, margin: i64) -> Option<Plan> {
+        let key = refresh_key(refresh_token.filter(|r| !r.is_empty())?);
+        let expires_at: i64 = expires_at?.trim().parse().ok()?;
+        Some(match self.due(home, name, key, expires_at, margin) {
+            None => Plan::NeedsLogin,
+            Some((at, true)) => Plan::Retrying { at },
+            Some((at, false)) => Plan::Scheduled { at },
+        })
+    }
+
+    /// When a section is next due, and whether that is a retry; `None`: never (needs login).
+    fn due(&self, home: &Home, name: &str, key: u64, expires_at: i64, margin: i64) -> Option<(i64, bool)> {
+        match self.track(home, name) {
+            Some(Track::NeedsLogin { refresh_key, .. }) if refresh_key == key => None,
+            Some(Track::Retrying { refresh_key, next_at, .. }) if refresh_key == key => Some((next_at, true)),
+            Some(Track::Refreshed { refresh_key, at, lifetime }) if refresh_key == key => {
+                let margin = lifetime.map_or(margin, |l| margin.min(l / 2));
+                Some(((expires_at - margin).max(at + MIN_SPACING_SECS), false))
+            }
+            _ => Some((expires_at - margin, false)),
+        }
+    }
+
+    /// The daemon's refresh loop; ends when the daemon stops.
+    pub async fn run(daemon: Arc<Daemon>) {
+        let stopping = daemon.stopping();
+        tokio::pin!(stopping);
+        let changes = daemon.homes.changes();
+        loop {
+            let next = daemon.refresher.pass(&daemon).await;
+            let sleep = match next {
+                Some(at) => Duration::from_secs((at - unix_now()).max(1) as u64).min(MAX_SLEEP),
+                // Nothing to refresh: sleep until something changes, without waking up.
+                None => Duration::MAX,
+            };
+            tokio::select! {
+                () = tokio::time::sleep(sleep) => {}
+                () = daemon.refresher.kick.notified() => {}
+                () = changes.notified() => {}
+                () = &mut stopping => return,
+            }
+        }
+    }
+
+    /// Refreshes what is due; returns the next wall-clock time anything will be.
+    async fn pass(&self, daemon: &Arc<Daemon>) -> Option<i64> {
+        let margin = daemon.config.refresh_margin_secs as i64;
+        let mut next: Option<i64> = None;
+        for home in daemon.homes.all() {
+            for c in candidates(&home) {
+                let Some((due, _)) = self.due(&home, &c.name, c.refresh_key, c.expires_at, margin) else { continue };
+                if due > unix_now() {
+                    next = Some(next.map_or(due, |n| n.min(due)));
+                    continue;
+                }
+                let outcome = refresh(daemon, &home, &c).await;
+                if let Some(retry_at) = self.record(&home, &c, outcome) {
+                    next = Some(next.map_or(retry_at, |n| n.min(retry_at)));
+                }
+            }
+        }
+        next
+    }
+
+    /// Remembers an outcome; returns when to try again, if ever.
+    fn record(&self, home: &Home, c: &Candidate, outcome: Outcome) -> Option<i64> {
+        match outcome {
+            Outcome::Refreshed { refresh_key, lifetime } => {
+                self.set_track(home, &c.name, Some(Track::Refreshed { refresh_key, at: unix_now(), lifetime }));
+                None
+            }
+            Outcome::Adopted { refresh_key } => {
+                self.set_track(home, &c.name, Some(Track::Refreshed { refresh_key, at: unix_now(), lifetime: None }));
+                None
+            }
+            Outcome::Gone => {
+                self.set_track(home, &c.name, None);
+                None
+            }
+            Outcome::InvalidGrant(error) => {
+                tracing::warn!(name = %c.name, %error, "OAuth token could not be refreshed (session expired or revoked); run `hf-auth login`");
+                self.set_track(home, &c.name, Some(Track::NeedsLogin { refresh_key: c.refresh_key, error }));
+                None
+            }
+            Outcome::Failed(error) => {
+                let attempts = match self.track(home, &c.name) {
+                    Some(Track::Retrying { refresh_key, attempts, .. }) if refresh_key == c.refresh_key => attempts + 1,
+                    _ => 1,
+                };
+                let delay = (FIRST_RETRY_SECS << (attempts - 1).min(10)).min(MAX_RETRY_SECS);
+                let next_at = unix_now() + delay;
+                tracing::warn!(name = %c.name, %error, attempts, retry_in_secs = delay, "could not refresh OAuth token; will retry");
+                self.set_track(home, &c.name, Some(Track::Retrying { refresh_key: c.refresh_key, attempts, next_at, error }));
+                Some(next_at)
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Outcome {
+    /// Refreshed; the (possibly rotated) refresh token's key and the new token's lifetime.
+    Refreshed { refresh_key: u64, lifetime: Option<i64> },
+    /// Another process (huggingface_hub) refreshed it first; we adopt its result.
+    Adopted { refresh_key: u64 },
+    /// The section is gone or no longer due.
+    Gone,
+    InvalidGrant(String),
+    Failed(String),
+}
+
+async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outcome {
+    let Some((endpoint, client_id)) = home.origin() else {
+        return Outcome::Failed("no endpoint known for this home yet".into());
+    };
+    let (daemon2, home2) = (daemon.clone(), home.clone());
+    let (name, planned, margin) = (c.name.clone(), c.token.clone(), daemon.config.refresh_margin_secs as i64);
+    let runtime = tokio::runtime::Handle::current();
+    let result = tokio::task::spawn_blocking(move || {
+        // The network call happens inside the lock, as in huggingface_hub, so that of several
+        // processes racing on one expiring token exactly one asks the Hub.
+        let r = disk::update(&home2.paths, |edit| {
+            let Some(section) = edit.stored.get(&name).cloned() else { return Ok::<_, disk::StoreError>(Outcome::Gone) };
+            if section.get("hf_token") != Some(planned.as_str()) {
+                let key = section.get("refresh_token").map(refresh_key).unwrap_or_default();
+                return Ok(Outcome::Adopted { refresh_key: key });
+            }
+            let (Some(rt), Some(expires_at)) =
+                (section.get("refresh_token"), section.get("expires_at").and_then(|e| e.trim().parse::<i64>().ok()))
+            else {
+                return Ok(Outcome::Gone);
+            };
+            if expires_at - margin > unix_now() {
+                return Ok(Outcome::Gone);
+            }
+            let answer = runtime.block_on(daemon2.hub.refresh_token(&endpoint, &client_id, rt));
+            let token = match answer {
+                Ok(t) => t,
+                Err(crate::hub::oauth::RefreshError::InvalidGrant { error, description }) => {
+                    return Ok(Outcome::InvalidGrant(format!("{error} - {description}")));
+                }
+                Err(e) => return Ok(Outcome::Failed(e.to_string())),
+            };
+            let new = Token::new(token.access_token);
+            let new_rt = token.refresh_token.unwrap_or_else(|| rt.to_owned());
+            let expires_at = token.expires_in.map(|s| unix_now() + s);
+            let old = Token::clean(&planned);
+            edit.stored.upsert(token_section(&name, &new, Some(&new_rt), expires_at));
+            edit.stored_changed();
+            if edit.active.is_some() && edit.active == old {
+                edit.change = ActiveChange::Write(new.clone());
+            }
+            if let Some(old) = &old {
+                daemon2.whoami.invalidate(&endpoint, old);
+            }
+            Ok(Outcome::Refreshed { refresh_key: refresh_key(&new_rt), lifetime: token.expires_in })
+        });
+        home2.reload();
+        r
+    })
+    .await;
+    match result {
+        Ok(Ok((outcome, _))) => {
+            if matches!(outcome, Outcome::Refreshed { .. }) {
+                tracing::info!(name = %c.name, "access token refreshed");
+            }
+            outcome
+        }
+        Ok(Err(e)) => Outcome::Failed(e.to_string()),
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+}
