@@ -20,7 +20,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum StartError {
     #[error("{0}")]
     Connect(#[from] ConnectError),
-    #[error("hf-authd is not running (socket {socket}) and HF_AUTH_NO_AUTOSTART is set; start it with `hf-auth daemon start`")]
+    #[error(
+        "hf-authd is not running (socket {socket}) and HF_AUTH_NO_AUTOSTART is set; start it with `hf-auth daemon start`"
+    )]
     Disabled { socket: PathBuf },
     #[error("could not start hf-authd ({binary}): {reason}. See the log: {log}")]
     Spawn { binary: PathBuf, reason: String, log: PathBuf },
@@ -97,9 +99,14 @@ pub fn start(env: &Env, socket: &Path, idle_secs: Option<u64>) -> Result<Option<
     }
     // Its own process group: a Ctrl-C in the caller's terminal must not stop the daemon.
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).process_group(0);
-    let mut child = cmd.spawn().map_err(|e| StartError::Spawn { binary: binary.clone(), reason: e.to_string(), log: log.clone() })?;
+    let mut child = cmd.spawn().map_err(|e| StartError::Spawn {
+        binary: binary.clone(),
+        reason: e.to_string(),
+        log: log.clone(),
+    })?;
     let pid = child.id();
-    let stdout = child.stdout.take().ok_or_else(|| StartError::NotReady { reason: "no pipe".into(), log: log.clone() })?;
+    let stdout =
+        child.stdout.take().ok_or_else(|| StartError::NotReady { reason: "no pipe".into(), log: log.clone() })?;
     // The daemon prints "ready" once its socket is bound, then closes the pipe.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -26,7 +26,11 @@ pub enum ConnectError {
 }
 
 /// Opens a channel to the daemon at `socket`. `request_timeout` bounds each call on it.
-pub async fn connect(socket: &Path, connect_timeout: Duration, request_timeout: Option<Duration>) -> Result<Client, ConnectError> {
+pub async fn connect(
+    socket: &Path,
+    connect_timeout: Duration,
+    request_timeout: Option<Duration>,
+) -> Result<Client, ConnectError> {
     let path = socket.to_path_buf();
     // The URI is required by the API but unused: our connector always dials the socket.
     let mut endpoint = Endpoint::from_static("http://hf-authd.sock").connect_timeout(connect_timeout);

@@ -23,7 +23,9 @@ impl From<tonic::Status> for Failure {
         match s.code() {
             // huggingface_hub raises ValueError for these; its CLI says "Invalid value. …".
             Code::InvalidArgument | Code::NotFound => Failure::Message(format!("Invalid value. {}", s.message())),
-            Code::Unknown | Code::Internal if s.message().contains("transport") || s.message().contains("connection") => {
+            Code::Unknown | Code::Internal
+                if s.message().contains("transport") || s.message().contains("connection") =>
+            {
                 Failure::Message(format!("lost the connection to hf-authd ({})", s.message()))
             }
             _ => Failure::Message(s.message().to_owned()),

@@ -39,16 +39,17 @@ fn run(op: Operation, env: &Env, stdin: impl std::io::BufRead, mut stdout: impl 
             if !matches_endpoint(&request, &ctx.endpoint) {
                 return Err(format!("not our host ({:?}); not answered", request.host));
             }
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
             let answer = runtime.block_on(async {
                 tokio::time::timeout(CONNECT_TIMEOUT * 3, ask_daemon(op, env, &ctx, &request))
                     .await
                     .map_err(|_| "hf-authd did not answer in time".to_owned())?
-            })?;
-            match answer {
+            });
+            // Dropping the runtime would wait for an autostart stuck in spawn_blocking (start lock,
+            // slow daemon) long past the budget above; git must not wait for it.
+            runtime.shutdown_background();
+            match answer? {
                 Some(credential) => protocol::write_credential(&mut stdout, &credential).map_err(|e| e.to_string()),
                 None => Ok(()),
             }
@@ -56,7 +57,12 @@ fn run(op: Operation, env: &Env, stdin: impl std::io::BufRead, mut stdout: impl 
     }
 }
 
-async fn ask_daemon(op: Operation, env: &Env, ctx: &ClientContext, request: &Request) -> Result<Option<Credential>, String> {
+async fn ask_daemon(
+    op: Operation,
+    env: &Env,
+    ctx: &ClientContext,
+    request: &Request,
+) -> Result<Option<Credential>, String> {
     let socket = hf_auth_proto::socket::default_socket_path(env).map_err(|e| e.to_string())?;
     let mut client = autostart::connect_or_start(env, &socket, CONNECT_TIMEOUT, Some(REQUEST_TIMEOUT))
         .await

@@ -115,10 +115,8 @@ impl Out {
 
 /// JSON the way Python's `json.dumps` prints it (`", "` and `": "` separators), keys in order.
 pub fn py_json(fields: &[(&str, serde_json::Value)]) -> String {
-    let body: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| format!("{}: {}", serde_json::Value::from(*k), py_value(v)))
-        .collect();
+    let body: Vec<String> =
+        fields.iter().map(|(k, v)| format!("{}: {}", serde_json::Value::from(*k), py_value(v))).collect();
     format!("{{{}}}", body.join(", "))
 }
 

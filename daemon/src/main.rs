@@ -41,10 +41,14 @@ fn main() -> ExitCode {
         eprintln!("hf-authd: {e:#}");
         return ExitCode::FAILURE;
     }
+    let logs_to_file = args.log_file.is_some();
     match start(args, &env) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
+            // In the log file too, where the client's "see the log" points.
+            if logs_to_file {
+                tracing::error!("{e:#}");
+            }
             eprintln!("hf-authd: {e:#}");
             ExitCode::FAILURE
         }
@@ -90,6 +94,9 @@ fn init_logging(args: &Args) -> anyhow::Result<()> {
         Some(level) => EnvFilter::try_new(level).context("invalid --log-level")?,
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
+    // notify logs every file event it sees; with the log file in a watched directory (the
+    // home's parent), each log line would be an event that logs a line: a busy loop.
+    let filter = filter.add_directive("notify=warn".parse().context("log filter")?);
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     match &args.log_file {
         Some(path) => {
@@ -105,7 +112,12 @@ fn init_logging(args: &Args) -> anyhow::Result<()> {
                 .with_context(|| format!("opening log file {}", path.display()))?;
             builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
         }
-        None => builder.with_writer(std::io::stderr).init(),
+        None => {
+            use std::io::IsTerminal;
+            // Colour only for a person at a terminal, never in the journal or a pipe.
+            let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            builder.with_ansi(ansi).with_writer(std::io::stderr).init()
+        }
     }
     Ok(())
 }

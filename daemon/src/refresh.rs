@@ -104,7 +104,14 @@ impl Refresher {
     }
 
     /// The plan for a stored section, given its raw fields; `None` when it is not refreshable.
-    pub fn plan(&self, home: &Home, name: &str, refresh_token: Option<&str>, expires_at: Option<&str>, margin: i64) -> Option<Plan> {
+    pub fn plan(
+        &self,
+        home: &Home,
+        name: &str,
+        refresh_token: Option<&str>,
+        expires_at: Option<&str>,
+        margin: i64,
+    ) -> Option<Plan> {
         let key = refresh_key(refresh_token.filter(|r| !r.is_empty())?);
         let expires_at: i64 = expires_at?.trim().parse().ok()?;
         Some(match self.due(home, name, key, expires_at, margin) {
@@ -196,7 +203,11 @@ impl Refresher {
                 let delay = (FIRST_RETRY_SECS << (attempts - 1).min(10)).min(MAX_RETRY_SECS);
                 let next_at = unix_now() + delay;
                 tracing::warn!(name = %c.name, %error, attempts, retry_in_secs = delay, "could not refresh OAuth token; will retry");
-                self.set_track(home, &c.name, Some(Track::Retrying { refresh_key: c.refresh_key, attempts, next_at, error }));
+                self.set_track(
+                    home,
+                    &c.name,
+                    Some(Track::Retrying { refresh_key: c.refresh_key, attempts, next_at, error }),
+                );
                 Some(next_at)
             }
         }
@@ -206,9 +217,14 @@ impl Refresher {
 #[derive(Debug)]
 enum Outcome {
     /// Refreshed; the (possibly rotated) refresh token's key and the new token's lifetime.
-    Refreshed { refresh_key: u64, lifetime: Option<i64> },
+    Refreshed {
+        refresh_key: u64,
+        lifetime: Option<i64>,
+    },
     /// Another process (huggingface_hub) refreshed it first; we adopt its result.
-    Adopted { refresh_key: u64 },
+    Adopted {
+        refresh_key: u64,
+    },
     /// The section is gone or no longer due.
     Gone,
     InvalidGrant(String),
@@ -226,7 +242,9 @@ async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outco
         // The network call happens inside the lock, as in huggingface_hub, so that of several
         // processes racing on one expiring token exactly one asks the Hub.
         let r = disk::update(&home2.paths, |edit| {
-            let Some(section) = edit.stored.get(&name).cloned() else { return Ok::<_, disk::StoreError>(Outcome::Gone) };
+            let Some(section) = edit.stored.get(&name).cloned() else {
+                return Ok::<_, disk::StoreError>(Outcome::Gone);
+            };
             if section.get("hf_token") != Some(planned.as_str()) {
                 let key = section.get("refresh_token").map(refresh_key).unwrap_or_default();
                 return Ok(Outcome::Adopted { refresh_key: key });

@@ -122,7 +122,16 @@ pub async fn run(
     bound: Bound,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let daemon = Daemon::new(opts.config.clone(), opts.socket.clone())?.with_log_path(opts.log_path.clone());
+    // Under socket activation the socket is the one we were given, wherever that is.
+    let socket = bound
+        .listener
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_pathname().map(std::path::Path::to_path_buf))
+        .unwrap_or_else(|| opts.socket.clone());
+    let daemon = Daemon::new(opts.config.clone(), socket.clone())?
+        .with_log_path(opts.log_path.clone())
+        .with_service_managed(bound.socket_activated());
     bound.listener.set_nonblocking(true)?;
     let listener = tokio::net::UnixListener::from_std(bound.listener.try_clone()?)?;
     for (paths, endpoint, client_id) in opts.preload.clone() {
@@ -137,7 +146,7 @@ pub async fn run(
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "ready {}", std::process::id()).and_then(|()| out.flush());
     }
-    tracing::info!(socket = %opts.socket.display(), pid = std::process::id(), version = env!("CARGO_PKG_VERSION"), "hf-authd ready");
+    tracing::info!(socket = %socket.display(), pid = std::process::id(), version = env!("CARGO_PKG_VERSION"), "hf-authd ready");
     let idle = idle_exit(daemon.clone(), opts.idle_timeout);
     let stop = async move {
         tokio::select! {

@@ -20,6 +20,8 @@ pub struct Daemon {
     pub started: Instant,
     pub socket_path: PathBuf,
     pub log_path: Option<PathBuf>,
+    /// Socket-activated by a service manager, which owns its lifecycle.
+    pub service_managed: bool,
     /// Woken by the `Shutdown` RPC; the server's shutdown future waits on it.
     pub shutdown: Notify,
     /// Flips to true when the daemon begins stopping; open streams end on it.
@@ -42,6 +44,7 @@ impl Daemon {
             started: Instant::now(),
             socket_path,
             log_path: None,
+            service_managed: false,
             shutdown: Notify::new(),
             stopping: tokio::sync::watch::Sender::new(false),
             requests: AtomicU64::new(0),
@@ -67,6 +70,13 @@ impl Daemon {
         async move {
             let _ = rx.wait_for(|stopping| *stopping).await;
         }
+    }
+
+    pub fn with_service_managed(mut self: Arc<Self>, managed: bool) -> Arc<Self> {
+        if let Some(me) = Arc::get_mut(&mut self) {
+            me.service_managed = managed;
+        }
+        self
     }
 
     pub fn note_request(&self) {

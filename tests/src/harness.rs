@@ -33,6 +33,16 @@ impl TestDaemon {
     pub async fn start_full(config: Config, preload: Vec<(HomePaths, String, String)>) -> Self {
         let dir = tempfile::Builder::new().prefix("hfa").tempdir().expect("tempdir");
         let socket = dir.path().join("run").join("hf-authd.sock");
+        Self::launch(dir, socket, config, preload)
+    }
+
+    /// A daemon on a socket path of the caller's choosing (its directory must be private).
+    pub async fn start_at(socket: &Path) -> Self {
+        let dir = tempfile::Builder::new().prefix("hfa").tempdir().expect("tempdir");
+        Self::launch(dir, socket.to_path_buf(), Config::default(), Vec::new())
+    }
+
+    fn launch(dir: TempDir, socket: PathBuf, config: Config, preload: Vec<(HomePaths, String, String)>) -> Self {
         let bound = run::bind(&socket).expect("bind the test socket");
         let (tx, rx) = oneshot::channel::<()>();
         let opts =

@@ -156,7 +156,14 @@ impl Run {
     /// Asserts exit 0 and returns self, printing both streams otherwise.
     #[track_caller]
     pub fn ok(self) -> Self {
-        assert_eq!(self.code(), 0, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code(), self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            0,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
 }

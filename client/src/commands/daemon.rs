@@ -44,6 +44,15 @@ async fn stop(s: &Session) -> CmdResult {
         }
         Err(e) => Err(e.into()),
         Ok(mut client) => {
+            let st = client.status(pb::StatusRequest { context: None }).await?.into_inner();
+            if st.service_managed {
+                // The service manager holds the socket and would start it again on the next request.
+                return Err(Failure::msg(format!(
+                    "hf-authd (pid {}) is managed by your service manager; stop it there: {}",
+                    st.pid,
+                    service_stop_hint()
+                )));
+            }
             client.shutdown(pb::ShutdownRequest {}).await?;
             drop(client);
             if wait_until_stopped(&s.socket).await {
@@ -74,5 +83,13 @@ async fn status(s: &Session) -> CmdResult {
             ));
             Ok(())
         }
+    }
+}
+
+fn service_stop_hint() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "launchctl bootout gui/$(id -u)/co.huggingface.hf-authd"
+    } else {
+        "systemctl --user stop hf-authd.socket hf-authd.service"
     }
 }

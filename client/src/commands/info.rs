@@ -19,7 +19,10 @@ pub async fn list(s: &Session) -> CmdResult {
             s.out.info("No access tokens found.");
         } else {
             s.out.info("No stored access tokens found.");
-            s.out.warn(&format!("Note: Environment variable `{}` is set and is the current active token.", r.env_token_var));
+            s.out.warn(&format!(
+                "Note: Environment variable `{}` is set and is the current active token.",
+                r.env_token_var
+            ));
         }
         return Ok(());
     }

@@ -90,7 +90,8 @@ async fn interactive(s: &Session, args: LoginArgs) -> CmdResult {
         ));
     }
     let mut client = s.client(Some(HUB_CALL_TIMEOUT)).await?;
-    let resolved = client.resolve(pb::ResolveRequest { context: s.context(), username: String::new() }).await?.into_inner();
+    let resolved =
+        client.resolve(pb::ResolveRequest { context: s.context(), username: String::new() }).await?.into_inner();
     if !resolved.token.is_empty() {
         if !args.force {
             s.out.info("User is already logged in. Use `hf-auth login --force` to force re-login.");
@@ -110,7 +111,9 @@ async fn interactive(s: &Session, args: LoginArgs) -> CmdResult {
     match choice {
         Some(0) => device_login(s).await,
         Some(_) => {
-            s.out.info("    To log in, `hf-auth` requires a token generated from https://huggingface.co/settings/tokens .");
+            s.out.info(
+                "    To log in, `hf-auth` requires a token generated from https://huggingface.co/settings/tokens .",
+            );
             let token = dialoguer::Password::new()
                 .with_prompt("Enter your token (input will not be visible)")
                 .interact()

@@ -26,9 +26,8 @@ pub async fn run(s: &Session, args: LogoutArgs) -> CmdResult {
         }
         s.out.info(&format!("Successfully logged out from access token: {name}."));
     }
-    git::reject_hf_user(&s.ctx.endpoint).map_err(|e| {
-        Failure::msg(format!("{e}; could not clear git's stored credentials for {}.", s.ctx.endpoint))
-    })?;
+    git::reject_hf_user(&s.ctx.endpoint)
+        .map_err(|e| Failure::msg(format!("{e}; could not clear git's stored credentials for {}.", s.ctx.endpoint)))?;
     if !r.still_logged_in_by_env.is_empty() {
         return Err(Failure::msg(
             "Token has been deleted from your machine but you are still logged in.\nTo log out, you must clear out both `HF_TOKEN` and `HUGGING_FACE_HUB_TOKEN` environment variables.",

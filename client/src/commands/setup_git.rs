@@ -10,9 +10,11 @@ use crate::git;
 use crate::session::Session;
 
 /// The helper value we write: `hf` when `git-credential-hf` is on PATH, else its absolute path.
-fn helper_value() -> String {
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("git-credential-hf").is_file()))
+fn helper_value(s: &Session) -> String {
+    let on_path = s
+        .env
+        .get("PATH")
+        .map(|p| std::env::split_paths(p).any(|d| d.join("git-credential-hf").is_file()))
         .unwrap_or(false);
     if on_path {
         return "hf".to_owned();
@@ -48,13 +50,13 @@ pub fn run(s: &Session, force: bool, unset: bool) -> CmdResult {
 
 /// Is git already set up to ask us for this endpoint?
 pub fn is_configured(s: &Session) -> bool {
-    urls(&s.ctx.endpoint).iter().all(|url| {
-        git::global_values(&key(url)).is_ok_and(|v| v.len() == 2 && v[0].is_empty() && is_ours(&v[1]))
-    })
+    urls(&s.ctx.endpoint)
+        .iter()
+        .all(|url| git::global_values(&key(url)).is_ok_and(|v| v.len() == 2 && v[0].is_empty() && is_ours(&v[1])))
 }
 
 pub fn configure(s: &Session, force: bool) -> CmdResult {
-    let helper = helper_value();
+    let helper = helper_value(s);
     let mut changed = Vec::new();
     for url in urls(&s.ctx.endpoint) {
         let key = key(&url);

@@ -78,7 +78,12 @@ pub enum RefreshError {
 
 impl HubClient {
     /// `POST {endpoint}/oauth/device`.
-    pub async fn request_device_code(&self, endpoint: &str, client_id: &str, offline: bool) -> Result<DeviceCode, String> {
+    pub async fn request_device_code(
+        &self,
+        endpoint: &str,
+        client_id: &str,
+        offline: bool,
+    ) -> Result<DeviceCode, String> {
         let url = format!("{endpoint}/oauth/device");
         let fail = |e: String| format!("Failed to request device code from {url}: {e}");
         if offline {
@@ -125,14 +130,21 @@ impl HubClient {
     }
 
     /// `grant_type=refresh_token`.
-    pub async fn refresh_token(&self, endpoint: &str, client_id: &str, refresh_token: &str) -> Result<TokenResponse, RefreshError> {
+    pub async fn refresh_token(
+        &self,
+        endpoint: &str,
+        client_id: &str,
+        refresh_token: &str,
+    ) -> Result<TokenResponse, RefreshError> {
         let form = [("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", client_id)];
         match self.token_request(endpoint, &form).await {
             Ok(t) => Ok(t),
             Err(TokenError::OAuth { error, description }) if error == "invalid_grant" => {
                 Err(RefreshError::InvalidGrant { error, description })
             }
-            Err(TokenError::OAuth { error, description }) => Err(RefreshError::Transient(format!("{error} - {description}"))),
+            Err(TokenError::OAuth { error, description }) => {
+                Err(RefreshError::Transient(format!("{error} - {description}")))
+            }
             Err(TokenError::Transient(e)) => Err(RefreshError::Transient(e)),
         }
     }

@@ -75,7 +75,8 @@ pub(crate) async fn save_and_activate(
     if let Some(backup) = &outcome.backup {
         tracing::warn!(backup = %backup.display(), "stored_tokens could not be parsed; backed it up before rewriting");
     }
-    daemon.whoami.invalidate(&ctx.endpoint, token);
+    // The cache is keyed by token: the answer that just validated this token stays right, and
+    // git-credential-hf uses it for the username at once.
     Ok(outcome)
 }
 
@@ -121,7 +122,7 @@ pub(super) async fn switch(daemon: &Arc<Daemon>, req: pb::SwitchRequest) -> Resu
         Ok(token)
     })
     .await?;
-    daemon.whoami.invalidate(&ctx.endpoint, &token);
+    // Nothing to invalidate: cached answers are per token, and the token did not change.
     let overridden_by_env = match ctx.env_token_cleaned() {
         Some((env_token, var)) if env_token != token => var.name().to_owned(),
         _ => String::new(),

@@ -17,7 +17,10 @@ use tonic::Status;
 
 type Tx = mpsc::Sender<std::result::Result<pb::DeviceLoginEvent, Status>>;
 
-pub(super) async fn device_login(daemon: &Arc<Daemon>, req: pb::DeviceLoginRequest) -> Result<EventStream<pb::DeviceLoginEvent>> {
+pub(super) async fn device_login(
+    daemon: &Arc<Daemon>,
+    req: pb::DeviceLoginRequest,
+) -> Result<EventStream<pb::DeviceLoginEvent>> {
     let ctx = context(req.context)?;
     let (tx, rx) = mpsc::channel(8);
     let daemon = daemon.clone();
@@ -46,10 +49,8 @@ fn event(e: Event) -> std::result::Result<pb::DeviceLoginEvent, Status> {
 
 async fn flow(daemon: &Arc<Daemon>, ctx: &ClientContext, tx: &Tx) -> Result<()> {
     let hub = &daemon.hub;
-    let code = hub
-        .request_device_code(&ctx.endpoint, &ctx.oauth_client_id, ctx.offline)
-        .await
-        .map_err(Error::Unavailable)?;
+    let code =
+        hub.request_device_code(&ctx.endpoint, &ctx.oauth_client_id, ctx.offline).await.map_err(Error::Unavailable)?;
     let shown = pb::DeviceCode {
         verification_uri: code.verification_uri.clone(),
         verification_uri_complete: code.verification_uri_complete.clone(),
@@ -90,8 +91,7 @@ async fn flow(daemon: &Arc<Daemon>, ctx: &ClientContext, tx: &Tx) -> Result<()> 
         .map_err(|error| Error::Hub { error, token_source: Source::None })?;
     let name = who.token_name();
     let expires_at = token.expires_in.map(|s| crate::refresh::unix_now() + s);
-    let outcome =
-        save_and_activate(daemon, ctx, &name, &access, token.refresh_token.clone(), expires_at).await?;
+    let outcome = save_and_activate(daemon, ctx, &name, &access, token.refresh_token.clone(), expires_at).await?;
     daemon.refresher.kick();
     let success = pb::LoginResponse {
         token_name: name,
@@ -108,4 +108,3 @@ async fn flow(daemon: &Arc<Daemon>, ctx: &ClientContext, tx: &Tx) -> Result<()> 
     let _ = tx.send(event(Event::Success(success))).await;
     Ok(())
 }
-

@@ -181,6 +181,7 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
         requests_served: daemon.requests_served(),
         configured_storage: pb::Storage::File as i32,
         log_path: daemon.log_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        service_managed: daemon.service_managed,
         ..Default::default()
     };
     if let Some((source, name)) = caller {

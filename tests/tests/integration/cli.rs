@@ -36,7 +36,10 @@ async fn login_token_list_whoami_switch_logout() {
 
     w.run("hf-auth", &["login", "--token", READ], None).await.ok();
     let r = w.run("hf-auth", &["list"], None).await.ok();
-    assert_eq!(r.stdout(), "  name       token      \n- ---------- -----------\n* read-token hf_****BBBB\n  work-token hf_****AAAA\n");
+    assert_eq!(
+        r.stdout(),
+        "  name       token      \n- ---------- -----------\n* read-token hf_****BBBB\n  work-token hf_****AAAA\n"
+    );
     let r = w.run("hf-auth", &["ls", "--json"], None).await.ok();
     let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
     assert_eq!(v["tokens"][0]["name"], "read-token");
@@ -45,22 +48,36 @@ async fn login_token_list_whoami_switch_logout() {
     assert_eq!(v["env_token"], serde_json::Value::Null);
 
     let r = w.run("hf-auth", &["switch", "--token-name", "work-token"], None).await.ok();
-    assert_eq!(r.stderr(), format!("Your token has been saved to {hf}/token\nThe current active token is: work-token\n"));
+    assert_eq!(
+        r.stderr(),
+        format!("Your token has been saved to {hf}/token\nThe current active token is: work-token\n")
+    );
 
     let r = w.run("hf-auth", &["whoami"], None).await.ok();
-    assert_eq!(r.stdout(), format!("✓ Logged in\n  user: alice\n  orgs: acme,beta-lab\n  endpoint: {}\n", hub.endpoint()));
+    assert_eq!(
+        r.stdout(),
+        format!("✓ Logged in\n  user: alice\n  orgs: acme,beta-lab\n  endpoint: {}\n", hub.endpoint())
+    );
     let r = w.run("hf-auth", &["whoami", "--format", "quiet"], None).await.ok();
     assert_eq!(r.stdout(), "alice\n");
     let r = w.run("hf-auth", &["whoami", "--json"], None).await.ok();
     assert!(
-        r.stdout().starts_with(&format!(r#"{{"user": "alice", "orgs": "acme,beta-lab", "endpoint": "{}""#, hub.endpoint())),
+        r.stdout()
+            .starts_with(&format!(r#"{{"user": "alice", "orgs": "acme,beta-lab", "endpoint": "{}""#, hub.endpoint())),
         "{}",
         r.stdout()
     );
-    assert_eq!(hub.requests("/api/whoami-v2"), 3, "two logins and one whoami; the rest came from the cache");
+    assert_eq!(
+        hub.requests("/api/whoami-v2"),
+        2,
+        "the two logins asked the Hub; every whoami came from their cached answers"
+    );
 
     let r = w.run("hf-auth", &["logout", "--token-name", "work-token"], None).await.ok();
-    assert_eq!(r.stderr(), "Active token 'work-token' has been deleted.\nSuccessfully logged out from access token: work-token.\n");
+    assert_eq!(
+        r.stderr(),
+        "Active token 'work-token' has been deleted.\nSuccessfully logged out from access token: work-token.\n"
+    );
     let r = w.run("hf-auth", &["logout", "--token-name", "nope"], None).await;
     assert_eq!(r.code(), 1);
     assert!(r.stderr().starts_with("Error: Invalid value. Access token nope not found in "), "{}", r.stderr());

@@ -98,7 +98,10 @@ async fn env_token_shadows_and_is_reported() {
         .into_inner();
     assert_eq!(r.shadowed_by_env, "HF_TOKEN");
     let resolved = c
-        .resolve(pb::ResolveRequest { context: home.context_with_env("hf_env", EnvVar::HfToken), username: String::new() })
+        .resolve(pb::ResolveRequest {
+            context: home.context_with_env("hf_env", EnvVar::HfToken),
+            username: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -113,7 +116,8 @@ async fn list_switch_logout_follow_python() {
     login(&daemon, &home, READ).await.unwrap();
     let mut c = daemon.client().await;
     let list = c.list(pb::ListRequest { context: home.context() }).await.unwrap().into_inner();
-    let rows: Vec<(String, String, bool)> = list.tokens.iter().map(|t| (t.name.clone(), t.masked.clone(), t.active)).collect();
+    let rows: Vec<(String, String, bool)> =
+        list.tokens.iter().map(|t| (t.name.clone(), t.masked.clone(), t.active)).collect();
     assert_eq!(
         rows,
         vec![("read-token".into(), "hf_****BBBB".into(), true), ("work-token".into(), "hf_****AAAA".into(), false)]
@@ -121,7 +125,11 @@ async fn list_switch_logout_follow_python() {
 
     // Switch (checklist 49): token file only; stored_tokens untouched.
     let stored_before = home.stored_file().unwrap();
-    let r = c.switch(pb::SwitchRequest { context: home.context(), token_name: "work-token".into() }).await.unwrap().into_inner();
+    let r = c
+        .switch(pb::SwitchRequest { context: home.context(), token_name: "work-token".into() })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(r.overridden_by_env.is_empty());
     assert_eq!(home.token_file().unwrap(), WORK.as_bytes());
     assert_eq!(home.stored_file().unwrap(), stored_before);
@@ -131,21 +139,32 @@ async fn list_switch_logout_follow_python() {
     assert_eq!(e.message(), format!("Access token nope not found in {}", home.ctx.paths.stored_tokens.display()));
     // Checklist 51.
     let r = c
-        .switch(pb::SwitchRequest { context: home.context_with_env("hf_other", EnvVar::HfToken), token_name: "read-token".into() })
+        .switch(pb::SwitchRequest {
+            context: home.context_with_env("hf_other", EnvVar::HfToken),
+            token_name: "read-token".into(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(r.overridden_by_env, "HF_TOKEN");
 
     // Logout of the non-active name (checklist 42): token file untouched.
-    let r = c.logout(pb::LogoutRequest { context: home.context(), token_name: Some("work-token".into()) }).await.unwrap().into_inner();
+    let r = c
+        .logout(pb::LogoutRequest { context: home.context(), token_name: Some("work-token".into()) })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!r.active_deleted && !r.all);
     assert_eq!(home.token_file().unwrap(), READ.as_bytes());
     // Missing name: NOT_FOUND, files untouched (our deliberate difference).
     let e = c.logout(pb::LogoutRequest { context: home.context(), token_name: Some("nope".into()) }).await.unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
     // The active one (checklists 43, 44): token file gone, stored_tokens empty.
-    let r = c.logout(pb::LogoutRequest { context: home.context(), token_name: Some("read-token".into()) }).await.unwrap().into_inner();
+    let r = c
+        .logout(pb::LogoutRequest { context: home.context(), token_name: Some("read-token".into()) })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(r.active_deleted);
     assert!(home.token_file().is_none());
     assert_eq!(home.stored_file().unwrap(), b"");
@@ -160,11 +179,16 @@ async fn logout_all_deletes_both_files_and_keeps_the_dir() {
     login(&daemon, &home, WORK).await.unwrap();
     let mut c = daemon.client().await;
     // Checklist 46: an empty name means all.
-    let r = c.logout(pb::LogoutRequest { context: home.context(), token_name: Some(String::new()) }).await.unwrap().into_inner();
+    let r = c
+        .logout(pb::LogoutRequest { context: home.context(), token_name: Some(String::new()) })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(r.all);
     assert!(home.token_file().is_none() && home.stored_file().is_none());
     assert!(home.hf_home().is_dir());
-    let resolved = c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap().into_inner();
+    let resolved =
+        c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap().into_inner();
     assert!(resolved.token.is_empty());
 }
 

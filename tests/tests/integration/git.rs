@@ -70,6 +70,8 @@ async fn git_credential_fill_uses_the_active_token_for_our_host_only() {
     let w = world(&hub.endpoint());
     let host = hub.addr().to_string();
     w.run("hf-auth", &["login", "--token", A], None).await.ok();
+    // The user name comes from the daemon's whoami cache (login itself leaves it empty).
+    w.run("hf-auth", &["whoami"], None).await.ok();
 
     let fill = ["-c", "credential.helper=", "-c", "credential.helper=hf", "credential", "fill"];
     let r = run_git(&w, &fill, Some(&format!("protocol=http\nhost={host}\n\n"))).await.ok();
@@ -192,7 +194,7 @@ async fn clone_and_push_follow_login_and_switch_and_a_rejected_token_logs_nobody
     let t = Instant::now();
     run_git(&w, &["clone", "--quiet", &url, "work"], None).await.ok();
     eprintln!("git clone: {:?}", t.elapsed());
-    assert_eq!(used_since(&server, mark), BTreeSet::from([(A.to_owned(), "alice".to_owned())]));
+    assert_eq!(used_since(&server, mark), BTreeSet::from([A.to_owned()]));
 
     let t = Instant::now();
     let r = commit_and_push(&w, "one").await.ok();
@@ -206,13 +208,13 @@ async fn clone_and_push_follow_login_and_switch_and_a_rejected_token_logs_nobody
     w.run("hf-auth", &["login", "--token", B], None).await.ok();
     let mark = server.attempts().len();
     commit_and_push(&w, "two").await.ok();
-    assert_eq!(used_since(&server, mark), BTreeSet::from([(B.to_owned(), "bob".to_owned())]));
+    assert_eq!(used_since(&server, mark), BTreeSet::from([B.to_owned()]));
 
     let r = w.run("hf-auth", &["switch", "--token-name", "work-token"], None).await.ok();
     assert!(r.stderr().contains("The current active token is: work-token"), "{}", r.stderr());
     let mark = server.attempts().len();
     commit_and_push(&w, "three").await.ok();
-    assert_eq!(used_since(&server, mark), BTreeSet::from([(A.to_owned(), "alice".to_owned())]));
+    assert_eq!(used_since(&server, mark), BTreeSet::from([A.to_owned()]));
 
     let r = run_git(
         &w,
@@ -225,9 +227,9 @@ async fn clone_and_push_follow_login_and_switch_and_a_rejected_token_logs_nobody
 
     // A is revoked: the push fails without hanging, git runs our `erase`, and the user is still
     // logged in with A (erase only drops the whoami cache, so the next whoami asks the Hub).
+    w.run("hf-auth", &["whoami"], None).await.ok();
     server.remove_token(A);
     hub.remove_token(A);
-    w.run("hf-auth", &["whoami"], None).await.ok();
     let whoamis = hub.requests(WHOAMI);
     w.run("hf-auth", &["whoami"], None).await.ok();
     assert_eq!(hub.requests(WHOAMI), whoamis, "served from the cache");
@@ -248,7 +250,7 @@ async fn clone_and_push_follow_login_and_switch_and_a_rejected_token_logs_nobody
     server.shutdown().await;
 }
 
-/// The first attempt of the push that followed the clone started at `mark`.
+/// Index of the first receive-pack (push) request at or after `mark`.
 fn mark_after_clone(attempts: &[hf_auth_tests::git_server::AuthAttempt], mark: usize) -> usize {
     // The clone of an empty repository is one info/refs request, challenged then answered.
     attempts[mark..]
@@ -258,19 +260,15 @@ fn mark_after_clone(attempts: &[hf_auth_tests::git_server::AuthAttempt], mark: u
         .expect("a receive-pack request")
 }
 
-/// Accepted (token, Basic user name) pairs since `mark`, after checking every request since
-/// then was either the unauthenticated first one of a git process or accepted.
-fn used_since(server: &GitServer, mark: usize) -> BTreeSet<(String, String)> {
+/// The accepted tokens since `mark`, after checking every request since then was either
+/// accepted or one without credentials (the first request of each git process).
+fn used_since(server: &GitServer, mark: usize) -> BTreeSet<String> {
     let attempts = server.attempts();
     assert!(attempts.len() > mark, "no request reached the server");
     for a in &attempts[mark..] {
         assert!(a.accepted || a.presented.is_none(), "rejected credentials: {a:?}");
     }
-    attempts[mark..]
-        .iter()
-        .filter(|a| a.accepted)
-        .map(|a| (a.presented.clone().unwrap_or_default(), a.username.clone().unwrap_or_default()))
-        .collect()
+    attempts[mark..].iter().filter(|a| a.accepted).filter_map(|a| a.presented.clone()).collect()
 }
 
 async fn commit_and_push(w: &World, message: &str) -> Run {
@@ -292,6 +290,7 @@ async fn helper_protocol_cases_through_the_binary() {
     assert_silent(&helper(&w, "get", &ours).await, "not logged in");
 
     w.run("hf-auth", &["login", "--token", A], None).await.ok();
+    w.run("hf-auth", &["whoami"], None).await.ok();
     let answer_a = format!("username=alice\npassword={A}\n");
     assert_eq!(helper(&w, "get", &ours).await.ok().stdout(), answer_a);
 
@@ -305,13 +304,20 @@ async fn helper_protocol_cases_through_the_binary() {
     let r = run_git(&w, &["-c", "credential.helper=hf", "credential", "fill"], Some(&ours)).await.ok();
     assert!(r.stdout().ends_with(&format!("password={A}\n")), "{}", r.stdout());
 
-    // erase removes nothing: neither through the helper nor through git's reject.
+    // erase removes nothing: neither through the helper nor through git's reject. It only drops
+    // the whoami cache entry, so the token comes back with the default user name until the next
+    // whoami.
     let erase = format!("protocol=http\nhost={host}\nusername=alice\npassword={A}\n\n");
     assert_silent(&helper(&w, "erase", &erase).await, "erase");
-    run_git(&w, &["-c", "credential.helper=hf", "credential", "reject"], Some(&erase)).await.ok();
+    assert_eq!(helper(&w, "get", &ours).await.ok().stdout(), format!("username=hf_user\npassword={A}\n"));
+    w.run("hf-auth", &["whoami"], None).await.ok();
     assert_eq!(helper(&w, "get", &ours).await.ok().stdout(), answer_a);
+    run_git(&w, &["-c", "credential.helper=hf", "credential", "reject"], Some(&erase)).await.ok();
+    let r = run_git(&w, &["-c", "credential.helper=hf", "credential", "fill"], Some(&ours)).await.ok();
+    assert!(r.stdout().ends_with(&format!("password={A}\n")), "{}", r.stdout());
     assert_eq!(w.token_file().as_deref(), Some(A));
     assert!(w.stored_file().unwrap_or_default().contains(A));
+    w.run("hf-auth", &["whoami"], None).await.ok();
 
     // Protocol, host and port must each match the endpoint (http://127.0.0.1:PORT here).
     for (case, input) in [
@@ -333,6 +339,7 @@ async fn helper_protocol_cases_through_the_binary() {
 
     // Several users side by side: the username git asks for picks that user's stored token.
     w.run("hf-auth", &["login", "--token", B], None).await.ok();
+    w.run("hf-auth", &["whoami"], None).await.ok();
     assert_eq!(helper(&w, "get", &ours).await.ok().stdout(), format!("username=bob\npassword={B}\n"));
     let as_alice = format!("protocol=http\nhost={host}\nusername=alice\n\n");
     assert_eq!(helper(&w, "get", &as_alice).await.ok().stdout(), answer_a);
@@ -434,4 +441,23 @@ async fn helper_never_blocks_git_on_a_daemon_that_does_not_answer() {
         assert!(took < Duration::from_secs(5), "{took:?}");
     }
     drop(listener);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helper_never_blocks_git_on_a_stuck_autostart() {
+    let w = World::new("http://127.0.0.1:9");
+    // Another starter holds the autostart lock and never finishes: the helper's autostart waits
+    // on it, but git must get its (empty) answer within the helper's own budget.
+    let mut lock_path = w.socket().into_os_string();
+    lock_path.push(".start.lock");
+    let lock = std::fs::File::create(&lock_path).expect("create the start lock");
+    #[allow(clippy::incompatible_msrv)] // test-only; flock(2), as the client's autostart uses
+    lock.lock().expect("hold the start lock");
+    let t = Instant::now();
+    let r = helper(&w, "get", "protocol=http\nhost=127.0.0.1:9\n\n").await;
+    let took = t.elapsed();
+    eprintln!("git-credential-hf get, autostart stuck on its lock: {took:?}");
+    assert_silent(&r, "stuck autostart");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    drop(lock);
 }

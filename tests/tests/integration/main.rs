@@ -5,6 +5,8 @@ mod cli;
 mod daemon_rpc;
 mod git;
 mod oauth;
+mod packaging;
 mod python_interop;
+mod security;
 mod watch;
 mod whoami_cache;

@@ -14,7 +14,10 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-async fn device_events(daemon: &TestDaemon, home: &TestHome) -> (Vec<pb::device_login_event::Event>, Option<tonic::Status>) {
+async fn device_events(
+    daemon: &TestDaemon,
+    home: &TestHome,
+) -> (Vec<pb::device_login_event::Event>, Option<tonic::Status>) {
     let mut c = daemon.client().await;
     let mut stream = c.device_login(pb::DeviceLoginRequest { context: home.context() }).await.unwrap().into_inner();
     let mut events = Vec::new();
@@ -36,7 +39,11 @@ async fn device_login_stores_refresh_metadata_and_activates() {
         TokenStep::ServerError,
         TokenStep::NotJson,
         TokenStep::Pending,
-        TokenStep::Success { access_token: "hf_oauth_NEW_5678".into(), refresh_token: Some("rt_initial".into()), expires_in: Some(2_592_000) },
+        TokenStep::Success {
+            access_token: "hf_oauth_NEW_5678".into(),
+            refresh_token: Some("rt_initial".into()),
+            expires_in: Some(2_592_000),
+        },
     ]);
     let daemon = TestDaemon::start().await;
     let home = TestHome::new(&hub.endpoint());
@@ -55,7 +62,10 @@ async fn device_login_stores_refresh_metadata_and_activates() {
     let stored = String::from_utf8(home.stored_file().unwrap()).unwrap();
     let expires: i64 = stored.lines().find_map(|l| l.strip_prefix("expires_at = ")).unwrap().parse().unwrap();
     assert!((before + 2_592_000..=now() + 2_592_000).contains(&expires));
-    assert_eq!(stored, format!("[oauth-alice]\nhf_token = hf_oauth_NEW_5678\nrefresh_token = rt_initial\nexpires_at = {expires}\n\n"));
+    assert_eq!(
+        stored,
+        format!("[oauth-alice]\nhf_token = hf_oauth_NEW_5678\nrefresh_token = rt_initial\nexpires_at = {expires}\n\n")
+    );
     assert_eq!(home.token_file().unwrap(), b"hf_oauth_NEW_5678");
     let form = hub.last_form(TOKEN).unwrap();
     assert!(form.contains(&("grant_type".into(), "urn:ietf:params:oauth:grant-type:device_code".into())));
@@ -80,7 +90,10 @@ async fn device_login_failures_use_the_python_wording() {
     hub.set_device_response(DeviceResponse::server_error());
     let (_, error) = device_events(&daemon, &home).await;
     let message = error.unwrap().message().to_owned();
-    assert!(message.starts_with(&format!("Failed to request device code from {}/oauth/device", hub.endpoint())), "{message}");
+    assert!(
+        message.starts_with(&format!("Failed to request device code from {}/oauth/device", hub.endpoint())),
+        "{message}"
+    );
     assert!(home.stored_file().is_none());
 }
 
@@ -89,7 +102,11 @@ async fn defaults_apply_when_the_hub_leaves_fields_out() {
     let hub = FakeHub::start().await;
     // interval, expires_in and verification_uri_complete left out: 5 s, 900 s, the plain URI.
     hub.set_device_response(DeviceResponse::minimal());
-    hub.script_device_flow(vec![TokenStep::Success { access_token: "hf_o".into(), refresh_token: None, expires_in: None }]);
+    hub.script_device_flow(vec![TokenStep::Success {
+        access_token: "hf_o".into(),
+        refresh_token: None,
+        expires_in: None,
+    }]);
     let daemon = TestDaemon::start().await;
     let home = TestHome::new(&hub.endpoint());
     let (events, error) = device_events(&daemon, &home).await;
@@ -108,7 +125,11 @@ async fn hf_auth_login_without_a_terminal_runs_the_browser_flow() {
     hub.script_device_flow(vec![
         TokenStep::Pending,
         TokenStep::Pending,
-        TokenStep::Success { access_token: "hf_oauth_cli".into(), refresh_token: Some("rt".into()), expires_in: Some(3600 * 24 * 30) },
+        TokenStep::Success {
+            access_token: "hf_oauth_cli".into(),
+            refresh_token: Some("rt".into()),
+            expires_in: Some(3600 * 24 * 30),
+        },
     ]);
     let w = World::new(&hub.endpoint());
     let r = w.run("hf-auth", &["login"], None).await.ok();
@@ -123,7 +144,11 @@ async fn hf_auth_login_without_a_terminal_runs_the_browser_flow() {
     assert!(r.stderr().contains("Note: This token will be refreshed automatically when it expires."));
     assert_eq!(w.token_file().unwrap(), "hf_oauth_cli");
     let r = w.run("hf-auth", &["list"], None).await.ok();
-    assert!(r.stderr().contains("Note: `oauth-alice` is refreshed automatically by hf-authd (next: "), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("Note: `oauth-alice` is refreshed automatically by hf-authd (next: "),
+        "{}",
+        r.stderr()
+    );
 }
 
 fn expiring_section(name: &str, token: &str, rt: &str, in_secs: i64) -> String {
@@ -138,19 +163,33 @@ fn preload(home: &TestHome) -> Vec<(HomePaths, String, String)> {
 async fn a_token_expiring_in_an_hour_is_refreshed_without_any_client_call() {
     let hub = FakeHub::start().await;
     hub.add_refresh_token("rt_old", Account::user("alice").oauth());
-    hub.script_refresh(vec![RefreshStep::Success { access_token: "hf_fresh".into(), refresh_token: Some("rt_new".into()), expires_in: 28_800 }]);
+    hub.script_refresh(vec![RefreshStep::Success {
+        access_token: "hf_fresh".into(),
+        refresh_token: Some("rt_new".into()),
+        expires_in: 28_800,
+    }]);
     let home = TestHome::new(&hub.endpoint());
-    home.write_stored(format!("[a-classic]\nhf_token = hf_classic\n\n{}", expiring_section("oauth-alice", "hf_stale", "rt_old", 3600)).as_bytes());
+    home.write_stored(
+        format!(
+            "[a-classic]\nhf_token = hf_classic\n\n{}",
+            expiring_section("oauth-alice", "hf_stale", "rt_old", 3600)
+        )
+        .as_bytes(),
+    );
     home.write_token(b"hf_stale");
     let _daemon = TestDaemon::start_full(Config::default(), preload(&home)).await;
-    let done = eventually(Duration::from_secs(10), || async { home.token_file().as_deref() == Some(b"hf_fresh".as_slice()) }).await;
+    let done =
+        eventually(Duration::from_secs(10), || async { home.token_file().as_deref() == Some(b"hf_fresh".as_slice()) })
+            .await;
     assert!(done.is_some(), "no refresh happened");
     let stored = String::from_utf8(home.stored_file().unwrap()).unwrap();
     let expires: i64 = stored.lines().find_map(|l| l.strip_prefix("expires_at = ")).unwrap().parse().unwrap();
     assert!((expires - now() - 28_800).abs() <= 2);
     assert_eq!(
         stored,
-        format!("[a-classic]\nhf_token = hf_classic\n\n[oauth-alice]\nhf_token = hf_fresh\nrefresh_token = rt_new\nexpires_at = {expires}\n\n")
+        format!(
+            "[a-classic]\nhf_token = hf_classic\n\n[oauth-alice]\nhf_token = hf_fresh\nrefresh_token = rt_new\nexpires_at = {expires}\n\n"
+        )
     );
     assert_eq!(hub.requests(TOKEN), 1);
     let form = hub.last_form(TOKEN).unwrap();
@@ -162,7 +201,11 @@ async fn a_token_expiring_in_an_hour_is_refreshed_without_any_client_call() {
 async fn refresh_keeps_the_old_refresh_token_and_an_inactive_token_file() {
     let hub = FakeHub::start().await;
     hub.add_refresh_token("rt_keep", Account::user("alice").oauth());
-    hub.script_refresh(vec![RefreshStep::Success { access_token: "hf_fresh2".into(), refresh_token: None, expires_in: 3600 * 48 }]);
+    hub.script_refresh(vec![RefreshStep::Success {
+        access_token: "hf_fresh2".into(),
+        refresh_token: None,
+        expires_in: 3600 * 48,
+    }]);
     let home = TestHome::new(&hub.endpoint());
     home.write_stored(expiring_section("oauth-alice", "hf_stale2", "rt_keep", 60).as_bytes());
     home.write_token(b"hf_something_else");
@@ -173,7 +216,11 @@ async fn refresh_keeps_the_old_refresh_token_and_an_inactive_token_file() {
     .await;
     assert!(done.is_some());
     assert!(String::from_utf8(home.stored_file().unwrap()).unwrap().contains("refresh_token = rt_keep\n"));
-    assert_eq!(home.token_file().unwrap(), b"hf_something_else", "only the token file holding the old token is rewritten");
+    assert_eq!(
+        home.token_file().unwrap(),
+        b"hf_something_else",
+        "only the token file holding the old token is rewritten"
+    );
 }
 
 #[tokio::test]
@@ -199,7 +246,8 @@ async fn invalid_grant_stops_and_is_shown_transient_failures_retry() {
     .await;
     assert!(needs_login.is_some());
     // The current token is still served, and the Hub is not asked again.
-    let r = c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap().into_inner();
+    let r =
+        c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap().into_inner();
     assert_eq!(r.token, "hf_a_stale");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(hub.requests(TOKEN), 1);
@@ -211,7 +259,10 @@ async fn invalid_grant_stops_and_is_shown_transient_failures_retry() {
     let retrying = eventually(Duration::from_secs(10), || {
         let mut c = c.clone();
         let ctx = other.context();
-        async move { c.list(pb::ListRequest { context: ctx }).await.unwrap().into_inner().tokens[0].refresh_state == pb::RefreshState::Retrying as i32 }
+        async move {
+            c.list(pb::ListRequest { context: ctx }).await.unwrap().into_inner().tokens[0].refresh_state
+                == pb::RefreshState::Retrying as i32
+        }
     })
     .await;
     assert!(retrying.is_some());
@@ -225,7 +276,11 @@ async fn refresh_race_with_python_makes_one_request() {
     let hub = FakeHub::start().await;
     hub.add_refresh_token("rt_race", Account::user("alice").oauth());
     // A month-long answer: a second reader must find the new token fresh, not refresh again.
-    hub.script_refresh(vec![RefreshStep::Success { access_token: "hf_race_new".into(), refresh_token: Some("rt_race2".into()), expires_in: 30 * 86_400 }]);
+    hub.script_refresh(vec![RefreshStep::Success {
+        access_token: "hf_race_new".into(),
+        refresh_token: Some("rt_race2".into()),
+        expires_in: 30 * 86_400,
+    }]);
     // A slow answer: the Python processes arrive while the lock is held for the request.
     hub.set_mode(TOKEN, Mode::Delay(Duration::from_millis(1500)));
     let home = TestHome::new(&hub.endpoint());
@@ -249,7 +304,10 @@ async fn refresh_race_with_python_makes_one_request() {
     }
     let daemon = TestDaemon::start_full(Config::default(), preload(&home)).await;
     let outputs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
-    let done = eventually(Duration::from_secs(10), || async { home.token_file().as_deref() != Some(b"hf_race_old".as_slice()) }).await;
+    let done = eventually(Duration::from_secs(10), || async {
+        home.token_file().as_deref() != Some(b"hf_race_old".as_slice())
+    })
+    .await;
     assert!(done.is_some());
     // Let the daemon settle: it must adopt, not refresh again.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -259,7 +317,8 @@ async fn refresh_race_with_python_makes_one_request() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), new, "{}", String::from_utf8_lossy(&out.stderr));
     }
     let mut c = daemon.client().await;
-    let r = c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap().into_inner();
+    let r =
+        c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap().into_inner();
     assert_eq!(r.token, new);
 }
 
@@ -267,8 +326,13 @@ async fn refresh_race_with_python_makes_one_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_bytes_match_python() {
     let Some(py) = python::python() else { return };
-    let answer = RefreshStep::Success { access_token: "hf_same_new".into(), refresh_token: Some("rt_same_new".into()), expires_in: 28_800 };
-    let seed = format!("[classic]\nhf_token = hf_c\n\n{}", expiring_section("oauth-alice", "hf_same_old", "rt_same", 1800));
+    let answer = RefreshStep::Success {
+        access_token: "hf_same_new".into(),
+        refresh_token: Some("rt_same_new".into()),
+        expires_in: 28_800,
+    };
+    let seed =
+        format!("[classic]\nhf_token = hf_c\n\n{}", expiring_section("oauth-alice", "hf_same_old", "rt_same", 1800));
     // Python refreshes its copy.
     let py_hub = FakeHub::start().await;
     py_hub.add_refresh_token("rt_same", Account::user("alice").oauth());
@@ -277,7 +341,11 @@ async fn refresh_bytes_match_python() {
     theirs.write_stored(seed.as_bytes());
     theirs.write_token(b"hf_same_old");
     let dir = theirs.hf_home().display().to_string();
-    let out = python::run_ok(&py, "from huggingface_hub import get_token; print(get_token())", &[("HF_HOME", &dir), ("HOME", &dir), ("HF_ENDPOINT", &py_hub.endpoint())]);
+    let out = python::run_ok(
+        &py,
+        "from huggingface_hub import get_token; print(get_token())",
+        &[("HF_HOME", &dir), ("HOME", &dir), ("HF_ENDPOINT", &py_hub.endpoint())],
+    );
     assert_eq!(out.trim(), "hf_same_new");
     // We refresh ours.
     let hub = FakeHub::start().await;
@@ -287,11 +355,17 @@ async fn refresh_bytes_match_python() {
     ours.write_stored(seed.as_bytes());
     ours.write_token(b"hf_same_old");
     let _daemon = TestDaemon::start_full(Config::default(), preload(&ours)).await;
-    let done = eventually(Duration::from_secs(10), || async { ours.token_file().as_deref() == Some(b"hf_same_new".as_slice()) }).await;
+    let done = eventually(Duration::from_secs(10), || async {
+        ours.token_file().as_deref() == Some(b"hf_same_new".as_slice())
+    })
+    .await;
     assert!(done.is_some());
     let normalize = |b: Vec<u8>| {
         let s = String::from_utf8(b).unwrap();
-        s.lines().map(|l| if l.starts_with("expires_at = ") { "expires_at = <t>" } else { l }).collect::<Vec<_>>().join("\n")
+        s.lines()
+            .map(|l| if l.starts_with("expires_at = ") { "expires_at = <t>" } else { l })
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     assert_eq!(normalize(ours.stored_file().unwrap()), normalize(theirs.stored_file().unwrap()));
     assert_eq!(ours.token_file(), theirs.token_file());

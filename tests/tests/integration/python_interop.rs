@@ -37,8 +37,11 @@ fn what_we_write_python_reads() {
     ops::save(&p, token_section("work-token", &Token::new("hf_work_AAAA"), None, None)).unwrap();
     ops::save(&p, token_section("🤗 laptop", &Token::new("hf_uni_BBBB"), None, None)).unwrap();
     ops::save(&p, token_section("we[ir]d = name", &Token::new("hf_odd_CCCC"), None, None)).unwrap();
-    ops::save_and_activate(&p, token_section("oauth-alice", &Token::new("hf_oauth_DDDD"), Some("rt_1"), Some(1797921368)))
-        .unwrap();
+    ops::save_and_activate(
+        &p,
+        token_section("oauth-alice", &Token::new("hf_oauth_DDDD"), Some("rt_1"), Some(1797921368)),
+    )
+    .unwrap();
     let view: Value = serde_json::from_str(&py(&python, dir.path(), PY_VIEW)).unwrap();
     // refresh: the token is far from expiry, so Python does not try to refresh it.
     assert_eq!(view["token"], "hf_oauth_DDDD");

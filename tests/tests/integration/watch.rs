@@ -45,7 +45,11 @@ async fn external_writes_are_seen_and_streamed() {
     assert_eq!(resolved(&daemon, &home).await, "hf_b");
 
     // Python-style in-place write of stored_tokens.
-    std::fs::write(&home.ctx.paths.stored_tokens, "[a]\nhf_token = hf_a\n\n[b]\nhf_token = hf_b\n\n[c]\nhf_token = hf_c\n\n").unwrap();
+    std::fs::write(
+        &home.ctx.paths.stored_tokens,
+        "[a]\nhf_token = hf_a\n\n[b]\nhf_token = hf_b\n\n[c]\nhf_token = hf_c\n\n",
+    )
+    .unwrap();
     let ev = tokio::time::timeout(EVENTUALLY, events.next()).await.unwrap().unwrap().unwrap();
     assert_eq!(ev.kind, Kind::StoredChanged as i32);
 

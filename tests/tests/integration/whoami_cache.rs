@@ -28,7 +28,9 @@ async fn a_thousand_calls_make_one_hub_request() {
         let mut c = client.clone();
         let ctx = home.context();
         calls.push(tokio::spawn(async move {
-            c.who_am_i(pb::WhoAmIRequest { context: ctx, token: String::new(), fresh: false }).await.map(|r| r.into_inner())
+            c.who_am_i(pb::WhoAmIRequest { context: ctx, token: String::new(), fresh: false })
+                .await
+                .map(|r| r.into_inner())
         }));
     }
     for call in calls {
@@ -99,7 +101,10 @@ async fn not_logged_in_and_offline() {
     assert_eq!(e.code(), Code::Unavailable);
     assert_eq!(
         e.message(),
-        format!("Cannot reach {}/api/whoami-v2: offline mode is enabled. To disable it, please unset the `HF_HUB_OFFLINE` environment variable.", hub.endpoint())
+        format!(
+            "Cannot reach {}/api/whoami-v2: offline mode is enabled. To disable it, please unset the `HF_HUB_OFFLINE` environment variable.",
+            hub.endpoint()
+        )
     );
     assert_eq!(hub.total_requests(), 0);
 }
