@@ -43,6 +43,7 @@ impl Homes {
             inner.by_alias.insert(paths.clone(), home.clone());
             return home;
         }
+        sweep_leftovers(&canonical);
         // Watch before reading, so a write between the two is not missed.
         let home = Arc::new(Home::open_unread(canonical.clone(), Some(self.changes.clone())));
         self.watcher.watch_home(&home);
@@ -88,5 +89,23 @@ fn canonical(path: &Path) -> PathBuf {
             Err(_) => path.to_path_buf(),
         },
         _ => path.to_path_buf(),
+    }
+}
+
+/// Removes the temp files a crashed writer left beside the token files. Only when there are any
+/// (a read-only command must create nothing, not even the lock file), and under the lock, so a
+/// write in flight (whose temp file is not a leftover) is never touched.
+fn sweep_leftovers(paths: &HomePaths) {
+    let mut dirs: Vec<&Path> = [&paths.token, &paths.stored_tokens].iter().filter_map(|p| p.parent()).collect();
+    dirs.dedup();
+    if !dirs.iter().any(|d| crate::secure_fs::has_temp_files(d)) {
+        return;
+    }
+    match crate::secure_fs::lock_exclusive(&paths.lock_file(), std::time::Duration::from_secs(5)) {
+        Ok(_lock) => {
+            let swept: usize = dirs.iter().map(|d| crate::secure_fs::sweep_temp_files(d)).sum();
+            tracing::info!(swept, home = %paths.token.display(), "removed temp files left by an interrupted write");
+        }
+        Err(e) => tracing::warn!(error = %e, "could not take the lock to sweep leftover temp files"),
     }
 }

@@ -187,7 +187,15 @@ pub fn remove_if_exists(path: &Path) -> Result<bool, FsError> {
     }
 }
 
-/// Removes temp files a crash left in `dir` (only ours: they carry [`TEMP_PREFIX`]).
+/// Does `dir` hold temp files of ours (a crash's leftovers, or a write in flight)?
+pub fn has_temp_files(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+    })
+}
+
+/// Removes temp files a crash left in `dir` (only ours: they carry [`TEMP_PREFIX`]). Call it
+/// holding the home's lock, so no writer's temp file is in flight.
 pub fn sweep_temp_files(dir: &Path) -> usize {
     let Ok(entries) = fs::read_dir(dir) else { return 0 };
     entries

@@ -277,3 +277,28 @@ async fn health_and_reflection_are_served() {
         .into_inner();
     assert_eq!(r.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
 }
+
+#[tokio::test]
+async fn temp_files_left_by_a_crash_are_swept_when_the_home_opens() {
+    let (_hub, daemon, home) = setup().await;
+    home.write_token(WORK.as_bytes());
+    let leftover = home.hf_home().join(".hf-auth-tmp-stored_tokens.4242.0000beef0");
+    std::fs::write(&leftover, "half a write").unwrap();
+    let mut c = daemon.client().await;
+    let r = c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap();
+    assert_eq!(r.into_inner().token, WORK);
+    assert!(!leftover.exists());
+    assert_eq!(home.token_file().unwrap(), WORK.as_bytes());
+}
+
+#[tokio::test]
+async fn read_only_requests_create_nothing() {
+    let (_hub, daemon, home) = setup().await;
+    let mut c = daemon.client().await;
+    c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap();
+    c.list(pb::ListRequest { context: home.context() }).await.unwrap();
+    let r = c.logout(pb::LogoutRequest { context: home.context(), token_name: None }).await.unwrap().into_inner();
+    assert!(r.not_logged_in);
+    // Checklist 10: no HF home appears for read-only commands.
+    assert!(!home.hf_home().exists());
+}
