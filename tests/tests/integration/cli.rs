@@ -197,3 +197,25 @@ async fn completions_and_man_page() {
     let r = w.run("hf-auth", &["man"], None).await.ok();
     assert!(r.stdout().contains(".TH hf-auth"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_daemon_exits_by_itself_and_cleans_up() {
+    let w = World::new("http://127.0.0.1:9");
+    let mut daemon = w
+        .command(hf_auth_tests::procs::bin("hf-authd"))
+        .arg("--socket")
+        .arg(w.socket())
+        .args(["--idle-timeout", "1", "--print-ready"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(daemon.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.starts_with("ready"));
+    w.run("hf-auth", &["token"], None).await; // one request resets the idle clock
+    let start = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || daemon.wait().unwrap()).await.unwrap();
+    assert!(status.success());
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    assert!(!w.socket().exists(), "the socket is removed on the way out");
+}

@@ -186,3 +186,46 @@ for i in range(15):
     assert_eq!(snap.stored.problem, None);
     assert_eq!(snap.stored.file.sections.len(), 120, "every section of every writer survives");
 }
+
+mod cli {
+    //! The two CLIs on one home, with the daemon already running: each sees the other's changes at once.
+    use hf_auth_tests::fake_hub::{Account, FakeHub};
+    use hf_auth_tests::procs::World;
+    use hf_auth_tests::python;
+
+    const A: &str = "hf_interop_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    const B: &str = "hf_interop_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hf_auth_and_python_hf_agree_both_ways() {
+        let Some(hf) = python::hf_cli() else { return };
+        let Some(py) = python::python() else { return };
+        let hub = FakeHub::start().await;
+        hub.add_token(A, Account::user("alice").with_token_name("token-a", "write"));
+        hub.add_token(B, Account::user("bob").with_token_name("token-b", "read"));
+        let w = World::new(&hub.endpoint());
+        w.run("hf-auth", &["status"], None).await.ok();
+
+        // Ours → Python: the token and the list.
+        w.run("hf-auth", &["login", "--token", A], None).await.ok();
+        let r = w.run_program(&py, &["-c", "from huggingface_hub import get_token; print(get_token())"], None).await.ok();
+        assert_eq!(r.stdout().trim(), A);
+        let r = w.run_program(&hf, &["auth", "list"], None).await.ok();
+        assert!(r.stdout().contains("* token-a hf_****AAAA"), "{}", r.stdout());
+
+        // Python → ours, with the daemon already running.
+        w.run_program(&hf, &["auth", "login", "--token", B], None).await.ok();
+        let r = w.run("hf-auth", &["token"], None).await.ok();
+        assert_eq!(r.stdout().trim(), B);
+        let r = w.run("hf-auth", &["list"], None).await.ok();
+        assert_eq!(r.stdout(), "  name    token      \n- ------- -----------\n  token-a hf_****AAAA\n* token-b hf_****BBBB\n");
+        w.run_program(&hf, &["auth", "switch", "--token-name", "token-a"], None).await.ok();
+        let r = w.run("hf-auth", &["token"], None).await.ok();
+        assert_eq!(r.stdout().trim(), A);
+        w.run_program(&hf, &["auth", "logout", "--token-name", "token-a"], None).await.ok();
+        let r = w.run("hf-auth", &["token"], None).await;
+        assert_eq!(r.code(), 1, "Python logged out the active token: {}", r.stdout());
+        let r = w.run("hf-auth", &["list"], None).await.ok();
+        assert!(r.stdout().contains("  token-b hf_****BBBB") && !r.stdout().contains("token-a"), "{}", r.stdout());
+    }
+}
