@@ -8,5 +8,6 @@ mod oauth;
 mod packaging;
 mod python_interop;
 mod security;
+mod terminal;
 mod watch;
 mod whoami_cache;

@@ -208,7 +208,8 @@ mod cli {
 
         // Ours → Python: the token and the list.
         w.run("hf-auth", &["login", "--token", A], None).await.ok();
-        let r = w.run_program(&py, &["-c", "from huggingface_hub import get_token; print(get_token())"], None).await.ok();
+        let r =
+            w.run_program(&py, &["-c", "from huggingface_hub import get_token; print(get_token())"], None).await.ok();
         assert_eq!(r.stdout().trim(), A);
         let r = w.run_program(&hf, &["auth", "list"], None).await.ok();
         assert!(r.stdout().contains("* token-a hf_****AAAA"), "{}", r.stdout());
@@ -218,7 +219,10 @@ mod cli {
         let r = w.run("hf-auth", &["token"], None).await.ok();
         assert_eq!(r.stdout().trim(), B);
         let r = w.run("hf-auth", &["list"], None).await.ok();
-        assert_eq!(r.stdout(), "  name    token      \n- ------- -----------\n  token-a hf_****AAAA\n* token-b hf_****BBBB\n");
+        assert_eq!(
+            r.stdout(),
+            "  name    token      \n- ------- -----------\n  token-a hf_****AAAA\n* token-b hf_****BBBB\n"
+        );
         w.run_program(&hf, &["auth", "switch", "--token-name", "token-a"], None).await.ok();
         let r = w.run("hf-auth", &["token"], None).await.ok();
         assert_eq!(r.stdout().trim(), A);
