@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of hf-auth: unit tests, daemon+client tests on temporary sockets, and the
-# process-level tests against real git and the real Python huggingface_hub 2.4.0.
-# The README's test command. CI (.ci/run) installs system packages first, then calls this.
+# process-level tests against real git, a real Secret Service and the real Python
+# huggingface_hub 2.4.0. The README's test command. CI (.ci/run) installs system packages first,
+# then calls this.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 tests/setup-python.sh
 # Process-level tests spawn hf-authd, hf-auth and git-credential-hf from target/debug.
 cargo build --workspace --bins --quiet
-cargo test --workspace --no-fail-fast -- --test-threads="${HF_AUTH_TEST_THREADS:-4}"
+# Inside a private D-Bus session with an unlocked gnome-keyring: the keyring tests use a real
+# Secret Service; every other test just sees a session bus.
+tests/keyring-session.sh cargo test --workspace --no-fail-fast -- --test-threads="${HF_AUTH_TEST_THREADS:-4}"

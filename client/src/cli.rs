@@ -56,6 +56,9 @@ pub enum Command {
     Status,
     /// Configure git to ask git-credential-hf for Hub credentials.
     SetupGit(SetupGitArgs),
+    /// Where token secrets are kept: the token files or the OS keyring.
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Start, stop or inspect hf-authd.
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -107,6 +110,24 @@ pub struct SetupGitArgs {
     /// Remove hf-auth's git configuration.
     #[arg(long, conflicts_with = "force")]
     pub unset: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Show where new logins keep their secret, and where each stored token's secret is.
+    Status,
+    /// Move every stored token to the OS keyring or back to stored_tokens (safe to re-run).
+    Migrate {
+        /// Where to keep the secrets from now on.
+        #[arg(long, value_enum)]
+        to: StorageTarget,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageTarget {
+    Keyring,
+    File,
 }
 
 #[derive(Debug, Subcommand)]

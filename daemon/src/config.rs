@@ -26,6 +26,10 @@ pub struct Config {
     pub mirror_token_file: bool,
     /// Refresh OAuth tokens this many seconds before they expire (huggingface_hub: one day).
     pub refresh_margin_secs: u64,
+    /// The file this was loaded from (or would have been: it may not exist yet). `storage migrate`
+    /// writes its choice there. Not a setting.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -36,6 +40,7 @@ impl Default for Config {
             keyring_timeout_secs: 5,
             mirror_token_file: true,
             refresh_margin_secs: 86_400,
+            source: None,
         }
     }
 }
@@ -56,6 +61,7 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(source) => Err(ConfigError::Read { path: path.to_path_buf(), source }),
         }
+        .map(|c| Self { source: Some(path.to_path_buf()), ..c })
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -69,6 +75,43 @@ impl Config {
     pub fn keyring_timeout(&self) -> Duration {
         Duration::from_secs(self.keyring_timeout_secs.max(1))
     }
+}
+
+/// Sets `storage = "<mode>"` in the config file at `path` (created if missing), keeping every
+/// other line as it is. Blocking.
+pub fn persist_storage(path: &Path, mode: StorageMode) -> std::io::Result<()> {
+    let value = match mode {
+        StorageMode::File => "file",
+        StorageMode::Keyring => "keyring",
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let line = format!("storage = \"{value}\"");
+    let mut replaced = false;
+    let mut out: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let key = l.split('=').next().unwrap_or_default().trim();
+            // Only top-level keys exist in this file, so the first `storage` line is the setting.
+            if !replaced && key == "storage" && l.contains('=') {
+                replaced = true;
+                line.clone()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    if !replaced {
+        out.push(line);
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".config.toml.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, out.join("\n") + "\n")?;
+    std::fs::rename(&tmp, path)
 }
 
 /// `$XDG_CONFIG_HOME/hf-auth/config.toml`, else `~/.config/hf-auth/config.toml`.
@@ -90,6 +133,18 @@ mod tests {
         let c = Config::parse("whoami_ttl_secs = 5\nstorage = \"keyring\"\n").unwrap();
         assert_eq!(c.whoami_ttl(), Duration::from_secs(5));
         assert_eq!(c.storage, StorageMode::Keyring);
+    }
+
+    #[test]
+    fn persisting_the_storage_keeps_other_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hf-auth").join("config.toml");
+        persist_storage(&path, StorageMode::Keyring).unwrap();
+        assert_eq!(Config::load(&path).unwrap().storage, StorageMode::Keyring);
+        std::fs::write(&path, "# mine\nwhoami_ttl_secs = 7\nstorage = \"keyring\"\n").unwrap();
+        persist_storage(&path, StorageMode::File).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\nwhoami_ttl_secs = 7\nstorage = \"file\"\n");
+        assert_eq!(Config::load(&path).unwrap().source.as_deref(), Some(path.as_path()));
     }
 
     #[test]

@@ -23,12 +23,18 @@ pub enum Error {
     TokenFile(#[from] TokenFileError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The OS keyring failed (missing, locked, slow): the message says how to fix it.
+    #[error(transparent)]
+    Keyring(#[from] crate::store::keyring::KeyringError),
     /// A Hub error, with the source of the token it was about (for the 401 wording).
     #[error("{}", hub_message(.error, *.token_source))]
     Hub { error: HubError, token_source: Source },
     /// The Hub (or the flow) failed in a way the caller may retry later.
     #[error("{0}")]
     Unavailable(String),
+    /// The request cannot be served in the current setup (the message says what to change).
+    #[error("{0}")]
+    FailedPrecondition(String),
     #[error("{0}")]
     Unimplemented(String),
     #[error("internal error: {0}")]
@@ -40,6 +46,7 @@ impl From<crate::store::ops::OpError> for Error {
         match e {
             crate::store::ops::OpError::NotFound { .. } => Error::NotFound(e.to_string()),
             crate::store::ops::OpError::Store(s) => Error::Store(s),
+            crate::store::ops::OpError::Keyring(k) => Error::Keyring(k),
         }
     }
 }
@@ -82,6 +89,8 @@ impl From<Error> for Status {
             Error::Store(StoreError::Name(_)) => Code::InvalidArgument,
             Error::Store(StoreError::Fs(crate::secure_fs::FsError::LockTimeout { .. })) => Code::Unavailable,
             Error::Store(_) => Code::FailedPrecondition,
+            // Not Unavailable: clients read that as "the daemon is not running".
+            Error::Keyring(_) => Code::FailedPrecondition,
             Error::Hub { error, .. } => match error {
                 HubError::Unauthorized => Code::Unauthenticated,
                 HubError::RateLimited => Code::ResourceExhausted,
@@ -90,6 +99,7 @@ impl From<Error> for Status {
                 HubError::Status { .. } | HubError::BadResponse { .. } => Code::FailedPrecondition,
             },
             Error::Unavailable(_) => Code::Unavailable,
+            Error::FailedPrecondition(_) => Code::FailedPrecondition,
             Error::Unimplemented(_) => Code::Unimplemented,
             Error::Internal(_) => Code::Internal,
         };

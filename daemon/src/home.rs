@@ -2,8 +2,9 @@
 //! broadcast of changes. `Resolve` and `List` answer from the snapshot; the watcher and our own
 //! writes keep it current.
 
-use crate::store::disk::{self, Snapshot};
-use hf_auth_proto::HomePaths;
+use crate::store::disk::{self, ActiveChange, Snapshot};
+use crate::store::keyring::{Vault, is_keyring_section};
+use hf_auth_proto::{HomePaths, Token};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
@@ -34,6 +35,8 @@ pub struct Home {
     origin: RwLock<Option<(String, String)>>,
     /// Shared with the registry: woken whenever any home changes (the refresher listens).
     changes: Option<Arc<tokio::sync::Notify>>,
+    /// Keyring secrets read so far, and the keyring token last seen active.
+    pub vault: Vault,
 }
 
 impl Home {
@@ -56,6 +59,7 @@ impl Home {
             events,
             origin: RwLock::new(None),
             changes,
+            vault: Vault::default(),
         }
     }
 
@@ -81,7 +85,66 @@ impl Home {
     }
 
     /// Re-reads the files; publishes what changed. Blocking. Returns whether anything did.
+    ///
+    /// In keyring mode a token file deleted by another program (its keyring section still there)
+    /// is written again from the keyring's secret: see [`Home::restore_active`].
     pub fn reload(&self) -> bool {
+        let changed = self.reload_files();
+        if self.restore_active() {
+            self.reload_files();
+        }
+        changed
+    }
+
+    /// Follows which keyring token is active; when the token file is gone but the section of the
+    /// keyring token last active is still there, writes the token file again (under the lock,
+    /// re-checked there). Our own logouts remove the section in the same locked write that deletes
+    /// the token file, so they are never undone. Returns whether it wrote the file.
+    fn restore_active(&self) -> bool {
+        let snapshot = self.snapshot();
+        let keyring_section = |name: &str| snapshot.stored.file.get(name).is_some_and(is_keyring_section);
+        match &snapshot.active {
+            Ok(Some(token)) => {
+                let name = self.vault.name_of(token).filter(|n| keyring_section(n));
+                self.vault.set_last_active(name.map(|n| (n, token.clone())));
+                false
+            }
+            Ok(None) => {
+                let Some((name, token)) = self.vault.last_active().filter(|(n, _)| keyring_section(n)) else {
+                    return false;
+                };
+                let written = disk::update(&self.paths, |edit| {
+                    let wanted = edit.active.is_none() && edit.stored.get(&name).is_some_and(is_keyring_section);
+                    if wanted {
+                        edit.change = ActiveChange::Write(token.clone());
+                    }
+                    Ok::<_, disk::StoreError>(wanted)
+                });
+                match written {
+                    Ok((true, _)) => {
+                        tracing::info!(home = %self.paths.token.display(), %name, "token file deleted by another program; restored it from the keyring");
+                        true
+                    }
+                    Ok((false, _)) => false,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not restore the token file from the keyring");
+                        false
+                    }
+                }
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The name of the stored token equal to `token`: a file section's `hf_token`, else a keyring
+    /// section whose secret has been read.
+    pub fn name_of(&self, snapshot: &Snapshot, token: &Token) -> Option<String> {
+        crate::resolve::name_of(snapshot, token).or_else(|| {
+            self.vault.name_of(token).filter(|n| snapshot.stored.file.get(n).is_some_and(is_keyring_section))
+        })
+    }
+
+    fn reload_files(&self) -> bool {
         self.dirty.store(false, Ordering::Release);
         let fresh = disk::read(&self.paths);
         let mut guard = self.snapshot.write().unwrap_or_else(|e| e.into_inner());

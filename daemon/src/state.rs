@@ -1,7 +1,7 @@
 //! The daemon's shared state: the homes it serves, the Hub client and whoami cache, its
 //! settings, and the figures `Status` reports.
 
-use crate::config::Config;
+use crate::config::{Config, StorageMode};
 use crate::homes::Homes;
 use crate::hub::{HubClient, WhoamiCache};
 use std::path::PathBuf;
@@ -13,6 +13,8 @@ use tokio::sync::Notify;
 #[derive(Debug)]
 pub struct Daemon {
     pub config: Config,
+    /// Where new logins keep their secret: starts as `config.storage`, changed by `storage migrate`.
+    storage: std::sync::RwLock<StorageMode>,
     pub homes: Arc<Homes>,
     pub hub: HubClient,
     pub whoami: WhoamiCache,
@@ -35,7 +37,15 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn new(config: Config, socket_path: PathBuf) -> anyhow::Result<Arc<Self>> {
+        // Keeping the active token only in the keyring needs Resolve to read the keyring; until
+        // that exists, say so rather than quietly writing the token file anyway.
+        anyhow::ensure!(
+            config.mirror_token_file,
+            "mirror_token_file = false is not supported yet: in keyring mode the active token is always \
+             written to the token file (huggingface_hub and hf-hub read it there)"
+        );
         Ok(Arc::new(Self {
+            storage: std::sync::RwLock::new(config.storage),
             whoami: WhoamiCache::new(config.whoami_ttl()),
             refresher: Default::default(),
             config,
@@ -58,6 +68,24 @@ impl Daemon {
             me.log_path = path;
         }
         self
+    }
+
+    /// Where new logins keep their secret now.
+    pub fn storage(&self) -> StorageMode {
+        *self.storage.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_storage(&self, mode: StorageMode) {
+        *self.storage.write().unwrap_or_else(|e| e.into_inner()) = mode;
+    }
+
+    /// Keyring access for one home, with this daemon's timeout.
+    pub fn keyring<'a>(&self, home: &'a crate::home::Home) -> crate::store::keyring::Keyring<'a> {
+        crate::store::keyring::Keyring {
+            paths: &home.paths,
+            vault: &home.vault,
+            timeout: self.config.keyring_timeout(),
+        }
     }
 
     pub fn begin_stopping(&self) {

@@ -38,6 +38,11 @@ pub async fn list(s: &Session) -> CmdResult {
     if show_expires {
         headers.push("expires");
     }
+    // Shown once any secret is in the keyring; all-file lists look like huggingface_hub's.
+    let show_storage = r.tokens.iter().any(|t| t.storage == pb::Storage::Keyring as i32);
+    if show_storage {
+        headers.push("storage");
+    }
     let rows: Vec<Vec<String>> = r
         .tokens
         .iter()
@@ -45,6 +50,9 @@ pub async fn list(s: &Session) -> CmdResult {
             let mut row = vec![if t.active { "*" } else { "" }.to_owned(), t.name.clone(), t.masked.clone()];
             if show_expires {
                 row.push(format_expiry(&t.expires_at, now));
+            }
+            if show_storage {
+                row.push(storage_name(t.storage).to_owned());
             }
             row
         })

@@ -7,6 +7,7 @@ pub mod login;
 pub mod logout;
 pub mod setup_git;
 pub mod status;
+pub mod storage;
 pub mod switch;
 
 use crate::cli::{Cli, Command};
@@ -24,6 +25,7 @@ pub async fn run(cli: Cli, session: Session) -> CmdResult {
         Command::Whoami => info::whoami(&session).await,
         Command::Status => status::run(&session).await,
         Command::SetupGit(args) => setup_git::run(&session, args.force, args.unset),
+        Command::Storage(cmd) => storage::run(&session, cmd).await,
         Command::Daemon(cmd) => daemon::run(&session, cmd).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "hf-auth", &mut std::io::stdout());

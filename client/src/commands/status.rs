@@ -25,6 +25,7 @@ pub async fn run(s: &Session) -> CmdResult {
                 "homes": homes,
                 "whoami_cache": {"entries": st.whoami_cache_entries, "hits": st.whoami_cache_hits, "misses": st.whoami_cache_misses},
                 "hub_requests": st.hub_requests, "requests_served": st.requests_served,
+                "configured_storage": storage_name(st.configured_storage),
                 "active": {"source": source_name(source), "name": (!st.active_name.is_empty()).then_some(&st.active_name),
                            "storage": (source == pb::TokenSource::File).then(|| storage_name(st.active_storage))},
             })
@@ -47,9 +48,14 @@ pub async fn run(s: &Session) -> CmdResult {
         "  whoami cache: {} entries, {} hits, {} misses; {} Hub requests; {} requests served",
         st.whoami_cache_entries, st.whoami_cache_hits, st.whoami_cache_misses, st.hub_requests, st.requests_served
     ));
+    lines.push(format!("  storage for new logins: {}", storage_name(st.configured_storage)));
     let name = if st.active_name.is_empty() { String::new() } else { format!("`{}` ", st.active_name) };
     lines.push(match source {
         pb::TokenSource::None => "Active token: none (not logged in)".to_owned(),
+        pb::TokenSource::File if st.active_storage == pb::Storage::Keyring as i32 => format!(
+            "Active token: {name}from the OS keyring (mirrored to the token file {} for huggingface_hub)",
+            s.ctx.paths.token.display()
+        ),
         pb::TokenSource::File => format!(
             "Active token: {name}from the token file {} (stored in plain text, mode 0600)",
             s.ctx.paths.token.display()

@@ -1,10 +1,11 @@
 //! Operations that change a home: login with a token, logout, switch (spec §4.1, §4.3, §4.4).
 
 use super::{blocking, context, home};
+use crate::config::StorageMode;
 use crate::error::{Error, Result};
 use crate::resolve::{self, Source};
 use crate::state::Daemon;
-use crate::store::{disk, ini, ops};
+use crate::store::{disk, ini, keyring, ops};
 use hf_auth_proto::{ClientContext, Token, pb};
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ pub(super) async fn login(daemon: &Arc<Daemon>, req: pb::LoginRequest) -> Result
         .map_err(|error| Error::Hub { error, token_source: Source::None })?;
     let name = who.token_name();
     ini::validate_name(&name)?;
-    let outcome = save_and_activate(daemon, &ctx, &name, &token, None, None).await?;
+    let (outcome, storage) = save_and_activate(daemon, &ctx, &name, &token, None, None).await?;
     Ok(pb::LoginResponse {
         backup_path: outcome.backup.map(|p| p.display().to_string()).unwrap_or_default(),
         token_name: name,
@@ -30,7 +31,7 @@ pub(super) async fn login(daemon: &Arc<Daemon>, req: pb::LoginRequest) -> Result
         shadowed_by_env: env_var(&ctx),
         expires_in: 0,
         will_refresh: false,
-        storage: pb::Storage::File as i32,
+        storage: storage as i32,
     })
 }
 
@@ -54,7 +55,14 @@ fn checked_token(raw: String) -> Result<Token> {
     Ok(token)
 }
 
-/// Saves a section and makes it active, then refreshes the in-memory home.
+/// Refused in keyring mode: an OAuth login's refresh token would have to stay in the file.
+pub(crate) const OAUTH_IN_KEYRING_MODE: &str = "Browser (OAuth) login is not available with storage = \"keyring\": \
+     its refresh token is rewritten in stored_tokens by the refresher. Log in with a token (`hf-auth login --token`), \
+     or use storage = \"file\".";
+
+/// Saves a token under `name` and makes it active, then refreshes the in-memory home. In keyring
+/// mode the secret goes to the keyring (verified) before any file is touched; a failing keyring
+/// fails the login and nothing is written.
 pub(crate) async fn save_and_activate(
     daemon: &Arc<Daemon>,
     ctx: &ClientContext,
@@ -62,14 +70,31 @@ pub(crate) async fn save_and_activate(
     token: &Token,
     refresh_token: Option<String>,
     expires_at: Option<i64>,
-) -> Result<disk::Outcome> {
+) -> Result<(disk::Outcome, pb::Storage)> {
     let home = home(daemon, ctx).await?;
-    let section = disk::token_section(name, token, refresh_token.as_deref(), expires_at);
     let paths = ctx.paths.clone();
-    let (_, outcome) = blocking(move || {
-        let done = ops::save_and_activate(&paths, section)?;
+    let (d, name, token) = (daemon.clone(), name.to_owned(), token.clone());
+    let keyring_mode = daemon.storage() == StorageMode::Keyring;
+    if keyring_mode && refresh_token.is_some() {
+        return Err(Error::FailedPrecondition(OAUTH_IN_KEYRING_MODE.into()));
+    }
+    let outcome = blocking(move || {
+        let kr = d.keyring(&home);
+        let was_keyring = home.snapshot().stored.file.get(&name).is_some_and(keyring::is_keyring_section);
+        let outcome = if keyring_mode {
+            ini::validate_name(&name)?;
+            kr.put(&name, &token)?;
+            ops::save_keyring_and_activate(&paths, &name, &token)?
+        } else {
+            let section = disk::token_section(&name, &token, refresh_token.as_deref(), expires_at);
+            let (_, outcome) = ops::save_and_activate(&paths, section)?;
+            if was_keyring && let Err(e) = kr.delete(&name) {
+                tracing::warn!(%name, error = %e, "could not delete the replaced keyring entry");
+            }
+            outcome
+        };
         home.reload();
-        Ok(done)
+        Ok(outcome)
     })
     .await?;
     if let Some(backup) = &outcome.backup {
@@ -77,7 +102,8 @@ pub(crate) async fn save_and_activate(
     }
     // The cache is keyed by token: the answer that just validated this token stays right, and
     // git-credential-hf uses it for the username at once.
-    Ok(outcome)
+    let storage = if keyring_mode { pb::Storage::Keyring } else { pb::Storage::File };
+    Ok((outcome, storage))
 }
 
 pub(super) async fn logout(daemon: &Arc<Daemon>, req: pb::LogoutRequest) -> Result<pb::LogoutResponse> {
@@ -91,10 +117,12 @@ pub(super) async fn logout(daemon: &Arc<Daemon>, req: pb::LogoutRequest) -> Resu
     let name = req.token_name.filter(|n| !n.is_empty());
     let all = name.is_none();
     let paths = ctx.paths.clone();
+    let d = daemon.clone();
     let removed = blocking(move || {
+        let kr = d.keyring(&home);
         let removed = match &name {
-            None => ops::logout_all(&paths)?,
-            Some(name) => ops::logout_one(&paths, name)?,
+            None => ops::logout_all(&paths, &kr)?,
+            Some(name) => ops::logout_one(&paths, name, &kr)?,
         };
         home.reload();
         Ok(removed)
@@ -116,8 +144,9 @@ pub(super) async fn switch(daemon: &Arc<Daemon>, req: pb::SwitchRequest) -> Resu
     let home = home(daemon, &ctx).await?;
     let name = req.token_name;
     let paths = ctx.paths.clone();
+    let d = daemon.clone();
     let token = blocking(move || {
-        let token = ops::activate(&paths, &name)?;
+        let token = ops::activate(&paths, &name, &d.keyring(&home))?;
         home.reload();
         Ok(token)
     })

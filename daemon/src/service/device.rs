@@ -48,6 +48,10 @@ fn event(e: Event) -> std::result::Result<pb::DeviceLoginEvent, Status> {
 }
 
 async fn flow(daemon: &Arc<Daemon>, ctx: &ClientContext, tx: &Tx) -> Result<()> {
+    // Refused before the user is sent to the browser, not after.
+    if daemon.storage() == crate::config::StorageMode::Keyring {
+        return Err(Error::FailedPrecondition(super::account::OAUTH_IN_KEYRING_MODE.into()));
+    }
     let hub = &daemon.hub;
     let code =
         hub.request_device_code(&ctx.endpoint, &ctx.oauth_client_id, ctx.offline).await.map_err(Error::Unavailable)?;
@@ -91,7 +95,8 @@ async fn flow(daemon: &Arc<Daemon>, ctx: &ClientContext, tx: &Tx) -> Result<()> 
         .map_err(|error| Error::Hub { error, token_source: Source::None })?;
     let name = who.token_name();
     let expires_at = token.expires_in.map(|s| crate::refresh::unix_now() + s);
-    let outcome = save_and_activate(daemon, ctx, &name, &access, token.refresh_token.clone(), expires_at).await?;
+    let (outcome, storage) =
+        save_and_activate(daemon, ctx, &name, &access, token.refresh_token.clone(), expires_at).await?;
     daemon.refresher.kick();
     let success = pb::LoginResponse {
         token_name: name,
@@ -102,7 +107,7 @@ async fn flow(daemon: &Arc<Daemon>, ctx: &ClientContext, tx: &Tx) -> Result<()> 
         shadowed_by_env: ctx.env_token_cleaned().map(|(_, v)| v.name().to_owned()).unwrap_or_default(),
         expires_in: token.expires_in.unwrap_or_default(),
         will_refresh: token.refresh_token.is_some(),
-        storage: pb::Storage::File as i32,
+        storage: storage as i32,
         backup_path: outcome.backup.map(|p| p.display().to_string()).unwrap_or_default(),
     };
     let _ = tx.send(event(Event::Success(success))).await;

@@ -1,10 +1,12 @@
 //! Read-only operations: resolve, list, whoami, status. Resolve and list answer from memory.
 
 use super::{context, home, pb_source};
+use crate::config::StorageMode;
 use crate::error::{Error, Result};
 use crate::refresh::Plan;
 use crate::resolve::{self, Source};
 use crate::state::Daemon;
+use crate::store::keyring;
 use hf_auth_proto::{PROTOCOL_VERSION, Token, pb};
 use std::sync::Arc;
 
@@ -12,11 +14,12 @@ pub(super) async fn resolve(daemon: &Arc<Daemon>, req: pb::ResolveRequest) -> Re
     let ctx = context(req.context)?;
     // The env token needs no home at all: skip even the lookup.
     let (token, source, snapshot) = match ctx.env_token_cleaned() {
-        Some((token, var)) => (Some(token), Source::Env(var), daemon.homes.peek(&ctx.paths).map(|h| h.snapshot())),
+        Some((token, var)) => (Some(token), Source::Env(var), daemon.homes.peek(&ctx.paths).map(|h| (h.snapshot(), h))),
         None => {
-            let snapshot = home(daemon, &ctx).await?.snapshot();
+            let home = home(daemon, &ctx).await?;
+            let snapshot = home.snapshot();
             let r = resolve::resolve(&ctx, &snapshot)?;
-            (r.token, r.source, Some(snapshot))
+            (r.token, r.source, Some((snapshot, home)))
         }
     };
     let Some(mut token) = token else {
@@ -26,13 +29,13 @@ pub(super) async fn resolve(daemon: &Arc<Daemon>, req: pb::ResolveRequest) -> Re
     // git asked for a specific account: answer with that account's stored token, if there is one.
     if !req.username.is_empty()
         && username.as_deref() != Some(req.username.as_str())
-        && let Some(snapshot) = &snapshot
-        && let Some(other) = stored_token_of(daemon, &ctx, snapshot, &req.username).await
+        && let Some((snapshot, home)) = &snapshot
+        && let Some(other) = stored_token_of(daemon, &ctx, snapshot, home, &req.username).await
     {
         token = other;
         username = Some(req.username.clone());
     }
-    let name = snapshot.as_ref().and_then(|s| resolve::name_of(s, &token)).unwrap_or_default();
+    let name = snapshot.as_ref().and_then(|(s, h)| h.name_of(s, &token)).unwrap_or_default();
     Ok(pb::ResolveResponse {
         token: token.into_inner(),
         source: pb_source(source),
@@ -50,10 +53,20 @@ async fn stored_token_of(
     daemon: &Arc<Daemon>,
     ctx: &hf_auth_proto::ClientContext,
     snapshot: &crate::store::disk::Snapshot,
+    home: &crate::home::Home,
     user: &str,
 ) -> Option<Token> {
-    let tokens: Vec<Token> =
-        snapshot.stored.file.sections.iter().filter_map(|s| s.get("hf_token").and_then(Token::clean)).collect();
+    // Keyring secrets count once read (git waits here: no keyring call on this path).
+    let tokens: Vec<Token> = snapshot
+        .stored
+        .file
+        .sections
+        .iter()
+        .filter_map(|s| match keyring::is_keyring_section(s) {
+            true => home.vault.cached(&s.name),
+            false => s.get("hf_token").and_then(Token::clean),
+        })
+        .collect();
     let cached = tokens.iter().find(|t| daemon.whoami.peek(&ctx.endpoint, t).is_some_and(|w| w.name == user));
     if let Some(t) = cached {
         return Some(t.clone());
@@ -69,6 +82,7 @@ async fn stored_token_of(
 pub(super) async fn list(daemon: &Arc<Daemon>, req: pb::ListRequest) -> Result<pb::ListResponse> {
     let ctx = context(req.context)?;
     let home = home(daemon, &ctx).await?;
+    warm_keyring(daemon, &home).await;
     let snapshot = home.snapshot();
     let margin = daemon.config.refresh_margin_secs as i64;
     // As `hf auth list`: the star compares with get_token(), env included; an unreadable token
@@ -80,7 +94,12 @@ pub(super) async fn list(daemon: &Arc<Daemon>, req: pb::ListRequest) -> Result<p
         .sections
         .iter()
         .map(|s| {
-            let raw = s.get("hf_token");
+            let in_keyring = keyring::is_keyring_section(s);
+            let secret = if in_keyring { home.vault.cached(&s.name) } else { None };
+            let raw = match &secret {
+                Some(t) => Some(t.expose()),
+                None => s.get("hf_token"),
+            };
             let (refresh_state, next_refresh_at) =
                 match daemon.refresher.plan(&home, &s.name, s.get("refresh_token"), s.get("expires_at"), margin) {
                     None => (pb::RefreshState::None, 0),
@@ -90,13 +109,18 @@ pub(super) async fn list(daemon: &Arc<Daemon>, req: pb::ListRequest) -> Result<p
                 };
             pb::StoredToken {
                 name: s.name.clone(),
-                masked: raw.map_or_else(|| "<not set>".to_owned(), hf_auth_proto::token::mask),
-                has_token: raw.is_some(),
+                masked: match (raw, in_keyring) {
+                    (Some(raw), _) => hf_auth_proto::token::mask(raw),
+                    // The keyring could not be read just now (the secret is still there).
+                    (None, true) => "<in keyring>".to_owned(),
+                    (None, false) => "<not set>".to_owned(),
+                },
+                has_token: raw.is_some() || in_keyring,
                 active: raw.is_some() && raw == current.as_ref().map(Token::expose),
                 expires_at: s.get("expires_at").unwrap_or_default().to_owned(),
                 refresh_state: refresh_state as i32,
                 next_refresh_at,
-                storage: pb::Storage::File as i32,
+                storage: if in_keyring { pb::Storage::Keyring } else { pb::Storage::File } as i32,
             }
         })
         .collect();
@@ -148,10 +172,13 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
     let caller = match req.context {
         Some(ctx) => {
             let ctx = context(Some(ctx))?;
-            let snapshot = home(daemon, &ctx).await?.snapshot();
+            let home = home(daemon, &ctx).await?;
+            warm_keyring(daemon, &home).await;
+            let snapshot = home.snapshot();
             resolve::resolve(&ctx, &snapshot).ok().map(|r| {
-                let name = r.token.as_ref().and_then(|t| resolve::name_of(&snapshot, t)).unwrap_or_default();
-                (r.source, name)
+                let name = r.token.as_ref().and_then(|t| home.name_of(&snapshot, t)).unwrap_or_default();
+                let in_keyring = snapshot.stored.file.get(&name).is_some_and(keyring::is_keyring_section);
+                (r.source, name, in_keyring)
             })
         }
         None => None,
@@ -179,15 +206,60 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
         whoami_cache_misses: daemon.whoami.misses(),
         hub_requests: daemon.hub.request_count(),
         requests_served: daemon.requests_served(),
-        configured_storage: pb::Storage::File as i32,
+        configured_storage: match daemon.storage() {
+            StorageMode::File => pb::Storage::File,
+            StorageMode::Keyring => pb::Storage::Keyring,
+        } as i32,
         log_path: daemon.log_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         service_managed: daemon.service_managed,
         ..Default::default()
     };
-    if let Some((source, name)) = caller {
+    if let Some((source, name, in_keyring)) = caller {
         response.active_source = pb_source(source);
         response.active_name = name;
-        response.active_storage = if source == Source::File { pb::Storage::File as i32 } else { 0 };
+        response.active_storage = match (source, in_keyring) {
+            (Source::File, true) => pb::Storage::Keyring as i32,
+            (Source::File, false) => pb::Storage::File as i32,
+            _ => 0,
+        };
     }
     Ok(response)
+}
+
+/// Reads into memory the keyring secrets of a home not read yet (masks, the active name, and the
+/// token file's restore need them). Best effort: a keyring that cannot answer just leaves them
+/// unread (`list` then shows `<in keyring>`).
+pub(super) async fn warm_keyring(daemon: &Arc<Daemon>, home: &Arc<crate::home::Home>) {
+    let snapshot = home.snapshot();
+    let missing: Vec<String> = snapshot
+        .stored
+        .file
+        .sections
+        .iter()
+        .filter(|s| keyring::is_keyring_section(s) && home.vault.cached(&s.name).is_none())
+        .map(|s| s.name.clone())
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let (d, h) = (daemon.clone(), home.clone());
+    let _ = tokio::task::spawn_blocking(move || {
+        let kr = d.keyring(&h);
+        for name in missing {
+            match kr.get(&name) {
+                Ok(_) => {}
+                Err(e @ keyring::KeyringError::Missing(_)) => {
+                    tracing::warn!(%name, error = %e, "keyring entry missing")
+                }
+                Err(e) => {
+                    tracing::warn!(%name, error = %e, "could not read a token from the keyring");
+                    // A locked, absent or slow keyring would fail the same way for every other name.
+                    break;
+                }
+            }
+        }
+        // Follow the active keyring token now that its secret is known.
+        h.reload();
+    })
+    .await;
 }

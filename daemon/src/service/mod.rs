@@ -4,6 +4,7 @@
 mod account;
 mod device;
 mod info;
+mod storage;
 mod watch;
 
 use crate::error::{Error, Result};
@@ -48,7 +49,12 @@ async fn home(daemon: &Arc<Daemon>, ctx: &ClientContext) -> Result<Arc<Home>> {
         None => {
             let homes = daemon.homes.clone();
             let paths = ctx.paths.clone();
-            tokio::task::spawn_blocking(move || homes.get(&paths)).await?
+            let home = tokio::task::spawn_blocking(move || homes.get(&paths)).await?;
+            // A home with keyring tokens: read their secrets in the background, so the active
+            // one is known (and its token file restorable) without waiting for a `list`.
+            let (d, h) = (daemon.clone(), home.clone());
+            tokio::spawn(async move { info::warm_keyring(&d, &h).await });
+            home
         }
     };
     home.set_origin(&ctx.endpoint, &ctx.oauth_client_id);
@@ -138,10 +144,9 @@ impl HfAuth for Service {
 
     async fn migrate_storage(
         &self,
-        _request: Request<pb::MigrateStorageRequest>,
+        request: Request<pb::MigrateStorageRequest>,
     ) -> Result<Response<pb::MigrateStorageResponse>, Status> {
-        self.daemon.note_request();
-        Err(Error::Unimplemented("keyring storage is not available in this version of hf-authd".into()).into())
+        unary!(self, request, storage::migrate_storage)
     }
 
     async fn shutdown(&self, _request: Request<pb::ShutdownRequest>) -> Result<Response<pb::ShutdownResponse>, Status> {

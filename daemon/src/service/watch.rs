@@ -55,7 +55,7 @@ fn event(home: &Home, kind: Kind, generation: u64) -> pb::WatchEvent {
     pb::WatchEvent {
         kind: kind as i32,
         token_path: home.paths.token.display().to_string(),
-        active_name: active.and_then(|t| crate::resolve::name_of(&snapshot, t)).unwrap_or_default(),
+        active_name: active.and_then(|t| home.name_of(&snapshot, t)).unwrap_or_default(),
         logged_in: active.is_some(),
         generation,
     }

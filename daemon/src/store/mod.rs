@@ -4,8 +4,12 @@
 //! - [`disk`]: one home's files on disk, read-modify-write under the shared lock.
 //! - [`ops`]: huggingface_hub's operations (`_save_token`, switch, logout) on top of [`disk`].
 //! - [`legacy_json`]: importing the JSON layout another CLI writes at the same path.
+//! - [`keyring`]: the OS keyring, where keyring mode keeps the secrets.
+//! - [`migrate`]: moving every stored token between the file and the keyring.
 
 pub mod disk;
 pub mod ini;
+pub mod keyring;
 pub mod legacy_json;
+pub mod migrate;
 pub mod ops;

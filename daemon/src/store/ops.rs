@@ -1,8 +1,13 @@
 //! huggingface_hub's token operations on one home, each one read-modify-write under the lock:
 //! `_save_token`, `_set_active_token`, `_logout_from_token`, logout-all and `auth_switch`.
+//!
+//! Sections marked as keyring-held ([`keyring::is_keyring_section`]) get their secret from the
+//! keyring (switch) and lose their keyring entry with their section (logout); everything else is
+//! huggingface_hub's behaviour unchanged.
 
 use super::disk::{self, ActiveChange, Outcome, StoreError};
 use super::ini::{self, Section};
+use super::keyring::{self, Keyring, KeyringError};
 use hf_auth_proto::{HomePaths, Token};
 
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +17,8 @@ pub enum OpError {
     NotFound { name: String, stored: std::path::PathBuf },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
 }
 
 fn not_found(name: &str, paths: &HomePaths) -> OpError {
@@ -31,6 +38,29 @@ pub fn save_and_activate(paths: &HomePaths, section: Section) -> Result<(Token, 
     })
 }
 
+/// Keyring mode's `_save_token` + `_set_active_token`: the secret is already in the keyring
+/// (verified); `stored_tokens` gets the marker section and the token file the token (the mirror).
+pub fn save_keyring_and_activate(paths: &HomePaths, name: &str, token: &Token) -> Result<Outcome, OpError> {
+    ini::validate_name(name).map_err(StoreError::from)?;
+    let mut section = Section::new(name);
+    section.set(keyring::MARKER_KEY, keyring::MARKER_VALUE);
+    let ((), outcome) = disk::update(paths, |edit| {
+        edit.stored.upsert(section);
+        edit.stored_changed();
+        edit.change = ActiveChange::Write(token.clone());
+        Ok::<_, OpError>(())
+    })?;
+    Ok(outcome)
+}
+
+/// The secret of a section: its `hf_token`, or the keyring's for a keyring section.
+fn secret_of(section: &Section, kr: &Keyring<'_>) -> Result<Option<Token>, OpError> {
+    if keyring::is_keyring_section(section) {
+        return Ok(Some(kr.get(&section.name)?));
+    }
+    Ok(section.get("hf_token").and_then(Token::clean))
+}
+
 /// `_save_token` alone: the active token is left as it is.
 pub fn save(paths: &HomePaths, section: Section) -> Result<Outcome, OpError> {
     ini::validate_name(&section.name).map_err(StoreError::from)?;
@@ -43,9 +73,12 @@ pub fn save(paths: &HomePaths, section: Section) -> Result<Outcome, OpError> {
 }
 
 /// `auth_switch`: writes the named token to the token file; `stored_tokens` is not rewritten.
-pub fn activate(paths: &HomePaths, name: &str) -> Result<Token, OpError> {
+/// A keyring token is read from the keyring (bounded by its timeout, so the lock is not held
+/// forever by a keyring waiting for an unlock prompt).
+pub fn activate(paths: &HomePaths, name: &str, kr: &Keyring<'_>) -> Result<Token, OpError> {
     let (token, _) = disk::update(paths, |edit| {
-        let token = disk::token_by_name(edit.stored, name).ok_or_else(|| not_found(name, paths))?;
+        let section = edit.stored.get(name).ok_or_else(|| not_found(name, paths))?;
+        let token = secret_of(section, kr)?.ok_or_else(|| not_found(name, paths))?;
         edit.change = ActiveChange::Write(token.clone());
         Ok::<_, OpError>(token)
     })?;
@@ -62,12 +95,23 @@ pub struct Removed {
 }
 
 /// `_logout_from_token`: removes the section; deletes the token file when the section's raw
-/// token is the active one. A missing name is an error (Python silently succeeds).
-pub fn logout_one(paths: &HomePaths, name: &str) -> Result<Removed, OpError> {
+/// token is the active one. A missing name is an error (Python silently succeeds). A keyring
+/// section's entry is deleted first: when the keyring cannot be reached nothing changes.
+pub fn logout_one(paths: &HomePaths, name: &str, kr: &Keyring<'_>) -> Result<Removed, OpError> {
     let (removed, _) = disk::update(paths, |edit| {
         let section = edit.stored.remove(name).ok_or_else(|| not_found(name, paths))?;
         edit.stored_changed();
-        let raw = section.get("hf_token").map(Token::new);
+        let raw = if keyring::is_keyring_section(&section) {
+            let secret = match kr.get(name) {
+                Ok(t) => Some(t),
+                Err(KeyringError::Missing(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
+            kr.delete(name)?;
+            secret
+        } else {
+            section.get("hf_token").map(Token::new)
+        };
         let active_deleted = raw.is_some() && raw == edit.active;
         if active_deleted {
             edit.change = ActiveChange::Delete;
@@ -77,11 +121,15 @@ pub fn logout_one(paths: &HomePaths, name: &str) -> Result<Removed, OpError> {
     Ok(removed)
 }
 
-/// Logout of everything: both files deleted (the directory stays).
-pub fn logout_all(paths: &HomePaths) -> Result<Removed, OpError> {
+/// Logout of everything: both files deleted (the directory stays), every keyring entry first.
+pub fn logout_all(paths: &HomePaths, kr: &Keyring<'_>) -> Result<Removed, OpError> {
     let (removed, _) = disk::update(paths, |edit| {
         let mut tokens: Vec<Token> =
             edit.stored.sections.iter().filter_map(|s| s.get("hf_token").map(Token::new)).collect();
+        for section in edit.stored.sections.iter().filter(|s| keyring::is_keyring_section(s)) {
+            tokens.extend(kr.vault.cached(&section.name));
+            kr.delete(&section.name)?;
+        }
         tokens.extend(edit.active.clone());
         let active_deleted = edit.active.is_some();
         edit.delete_stored();

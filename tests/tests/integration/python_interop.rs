@@ -126,9 +126,12 @@ auth_switch("b")
     ops::save(&p, token_section("pct%name", &Token::new("hf_pct%value"), None, None)).unwrap();
     ops::save(&p, token_section("oauth-x", &Token::new("hf_o"), Some("rt"), Some(1797921368))).unwrap();
     ops::save(&p, token_section("oauth-x", &Token::new("hf_o2"), None, None)).unwrap();
-    ops::activate(&p, "c").unwrap();
-    ops::logout_one(&p, "a").unwrap();
-    ops::activate(&p, "b").unwrap();
+    // File sections only: the keyring is never asked.
+    let vault = hf_authd::store::keyring::Vault::default();
+    let kr = vault.keyring(&p, std::time::Duration::from_secs(1));
+    ops::activate(&p, "c", &kr).unwrap();
+    ops::logout_one(&p, "a", &kr).unwrap();
+    ops::activate(&p, "b", &kr).unwrap();
     for file in ["stored_tokens", "token"] {
         let a = std::fs::read(ours.path().join(file)).unwrap();
         let b = std::fs::read(theirs.path().join(file)).unwrap();

@@ -1,0 +1,238 @@
+//! Every access to the OS keyring (Secret Service on Linux, Keychain on macOS), and the
+//! in-memory cache of the secrets read from it.
+//!
+//! One entry per home and token name: service `hf-auth`, user `<stored_tokens path>:<name>`,
+//! e.g. `/home/me/.cache/huggingface/stored_tokens:work` (readable in Seahorse and in
+//! `secret-tool search --all service hf-auth`; we never parse it back). The path is the home's
+//! canonical `stored_tokens` path, so two homes never share an entry.
+//!
+//! In `stored_tokens` a keyring-held token keeps its section with the non-secret fields and the
+//! marker `storage = keyring` instead of `hf_token` (see [`is_keyring_section`]).
+//!
+//! The keyring crate's calls are blocking and, on a locked desktop, wait for an unlock prompt.
+//! Each call runs on its own thread and is abandoned after the configured timeout, so neither
+//! the async runtime nor the `stored_tokens` lock is ever held by a hung keyring. Failures are
+//! errors with a fix in the message: there is never a fallback to plain text.
+
+use hf_auth_proto::{HomePaths, Token};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
+use super::ini::Section;
+
+/// The keyring service every entry is filed under.
+pub const SERVICE: &str = "hf-auth";
+/// The `stored_tokens` key marking a section whose secret is in the keyring.
+pub const MARKER_KEY: &str = "storage";
+pub const MARKER_VALUE: &str = "keyring";
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyringError {
+    #[error(
+        "The OS keyring is not available: no Secret Service on the session bus (no D-Bus session?). Start \
+         gnome-keyring/KWallet, or set storage = \"file\" in ~/.config/hf-auth/config.toml. ({0})"
+    )]
+    Unavailable(String),
+    #[error("The keyring is locked; unlock it and retry. ({0})")]
+    Locked(String),
+    #[error(
+        "The keyring did not answer within {0}s; it may be waiting for an unlock prompt. Raise \
+         keyring_timeout_secs or unlock it."
+    )]
+    Timeout(u64),
+    #[error("The keyring has no secret for token {0}; log in again with `hf-auth login`.")]
+    Missing(String),
+    #[error("The keyring returned a different secret for token {0} than was stored; nothing was changed.")]
+    Mismatch(String),
+    #[error("keyring error: {0}")]
+    Other(String),
+}
+
+/// A section whose secret is in the keyring: the marker, and no `hf_token` (a section Python
+/// rewrote with a plain `hf_token` is a file section again).
+pub fn is_keyring_section(section: &Section) -> bool {
+    section.get("hf_token").is_none() && section.get(MARKER_KEY) == Some(MARKER_VALUE)
+}
+
+/// The keyring `user` of a token of a home.
+pub fn entry_user(paths: &HomePaths, name: &str) -> String {
+    format!("{}:{name}", paths.stored_tokens.display())
+}
+
+/// Secrets already read from (or written to) the keyring for one home, and the keyring token
+/// last seen active (restored when its token file disappears). Never logged (`Token` is redacted).
+#[derive(Debug, Default)]
+pub struct Vault {
+    secrets: Mutex<HashMap<String, Token>>,
+    last_active: Mutex<Option<(String, Token)>>,
+}
+
+impl Vault {
+    /// Keyring access for the home at `paths` through this cache.
+    pub fn keyring<'a>(&'a self, paths: &'a HomePaths, timeout: Duration) -> Keyring<'a> {
+        Keyring { paths, vault: self, timeout }
+    }
+
+    pub fn cached(&self, name: &str) -> Option<Token> {
+        lock(&self.secrets).get(name).cloned()
+    }
+
+    pub fn remember(&self, name: &str, token: &Token) {
+        lock(&self.secrets).insert(name.to_owned(), token.clone());
+    }
+
+    pub fn forget(&self, name: &str) {
+        lock(&self.secrets).remove(name);
+        let mut last = lock(&self.last_active);
+        if last.as_ref().is_some_and(|(n, _)| n == name) {
+            *last = None;
+        }
+    }
+
+    /// The name of a cached keyring secret equal to `token`.
+    pub fn name_of(&self, token: &Token) -> Option<String> {
+        lock(&self.secrets).iter().find(|(_, t)| *t == token).map(|(n, _)| n.clone())
+    }
+
+    pub fn last_active(&self) -> Option<(String, Token)> {
+        lock(&self.last_active).clone()
+    }
+
+    pub fn set_last_active(&self, value: Option<(String, Token)>) {
+        *lock(&self.last_active) = value;
+    }
+}
+
+/// Keyring access for one home, bounded by `timeout` per call. Blocking: call it from the
+/// blocking pool (or from inside a `disk::update` closure), never from async code.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyring<'a> {
+    pub paths: &'a HomePaths,
+    pub vault: &'a Vault,
+    pub timeout: Duration,
+}
+
+impl Keyring<'_> {
+    /// The secret of `name`: from memory, else from the keyring.
+    pub fn get(&self, name: &str) -> Result<Token, KeyringError> {
+        if let Some(t) = self.vault.cached(name) {
+            return Ok(t);
+        }
+        let token = self.read(name)?.ok_or_else(|| KeyringError::Missing(name.to_owned()))?;
+        self.vault.remember(name, &token);
+        Ok(token)
+    }
+
+    /// Stores the secret of `name`, then reads it back: a copy is only trusted once verified.
+    pub fn put(&self, name: &str, token: &Token) -> Result<(), KeyringError> {
+        let user = entry_user(self.paths, name);
+        let secret = token.expose().to_owned();
+        call(self.timeout, move || keyring::Entry::new(SERVICE, &user)?.set_password(&secret))?.map_err(classify)?;
+        match self.read(name)? {
+            Some(back) if back == *token => {
+                self.vault.remember(name, token);
+                Ok(())
+            }
+            _ => Err(KeyringError::Mismatch(name.to_owned())),
+        }
+    }
+
+    /// Deletes the entry of `name`; an entry already gone is fine.
+    pub fn delete(&self, name: &str) -> Result<(), KeyringError> {
+        let user = entry_user(self.paths, name);
+        let result = call(self.timeout, move || keyring::Entry::new(SERVICE, &user)?.delete_credential())?;
+        self.vault.forget(name);
+        match result {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// The keyring's answer for `name`, bypassing the cache.
+    fn read(&self, name: &str) -> Result<Option<Token>, KeyringError> {
+        let user = entry_user(self.paths, name);
+        match call(self.timeout, move || keyring::Entry::new(SERVICE, &user)?.get_password())? {
+            Ok(secret) => Ok(Some(Token::new(secret))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+/// Runs one keyring call on its own thread and waits at most `timeout`. A call that does not
+/// answer in time is abandoned (its thread ends whenever the keyring answers).
+fn call<T: Send + 'static>(
+    timeout: Duration,
+    f: impl FnOnce() -> keyring::Result<T> + Send + 'static,
+) -> Result<keyring::Result<T>, KeyringError> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("hf-authd-keyring".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| KeyringError::Other(format!("cannot start a keyring thread: {e}")))?;
+    match rx.recv_timeout(timeout) {
+        Ok(result) => Ok(result),
+        Err(RecvTimeoutError::Timeout) => Err(KeyringError::Timeout(timeout.as_secs())),
+        Err(RecvTimeoutError::Disconnected) => Err(KeyringError::Other("the keyring call failed".into())),
+    }
+}
+
+/// Sorts the keyring crate's errors into what the user can do about them. Its messages carry
+/// no secrets (they describe the platform failure).
+fn classify(e: keyring::Error) -> KeyringError {
+    let text = match &e {
+        keyring::Error::PlatformFailure(inner) | keyring::Error::NoStorageAccess(inner) => inner.to_string(),
+        other => other.to_string(),
+    };
+    let lower = text.to_lowercase();
+    if matches!(e, keyring::Error::NoStorageAccess(_))
+        || lower.contains("locked")
+        || lower.contains("prompt")
+        || lower.contains("dismissed")
+    {
+        KeyringError::Locked(text)
+    } else if lower.contains("dbus")
+        || lower.contains("d-bus")
+        || lower.contains("secret service")
+        || lower.contains("serviceunknown")
+        || lower.contains("no such file")
+        || lower.contains("connection refused")
+    {
+        KeyringError::Unavailable(text)
+    } else {
+        KeyringError::Other(text)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_and_markers() {
+        let paths = HomePaths { token: "/h/token".into(), stored_tokens: "/h/stored_tokens".into() };
+        assert_eq!(entry_user(&paths, "work"), "/h/stored_tokens:work");
+        let mut s = Section::new("work");
+        s.set(MARKER_KEY, MARKER_VALUE);
+        assert!(is_keyring_section(&s));
+        s.set("hf_token", "hf_x");
+        assert!(!is_keyring_section(&s), "a plain hf_token (Python rewrote it) wins over the marker");
+    }
+
+    #[test]
+    fn a_hung_call_times_out() {
+        let r = call(Duration::from_millis(50), || {
+            std::thread::sleep(Duration::from_secs(2));
+            Ok(())
+        });
+        assert_eq!(r.unwrap_err(), KeyringError::Timeout(0));
+    }
+}
