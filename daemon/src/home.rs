@@ -29,6 +29,7 @@ pub struct Home {
     /// Set the moment the watcher hears of a change, cleared by the reload that follows: a
     /// request arriving in between re-reads the files instead of answering from stale memory.
     dirty: AtomicBool,
+    reload_lock: std::sync::Mutex<()>,
     events: broadcast::Sender<HomeEvent>,
     /// The endpoint and OAuth client id of the last client that used this home: where its
     /// OAuth tokens are refreshed.
@@ -56,6 +57,7 @@ impl Home {
             snapshot: RwLock::new(Arc::new(empty)),
             generation: AtomicU64::new(0),
             dirty: AtomicBool::new(false),
+            reload_lock: std::sync::Mutex::new(()),
             events,
             origin: RwLock::new(None),
             changes,
@@ -89,6 +91,9 @@ impl Home {
     /// In keyring mode a token file deleted by another program (its keyring section still there)
     /// is written again from the keyring's secret: see [`Home::restore_active`].
     pub fn reload(&self) -> bool {
+        // One reload at a time: a read that started later publishes later, so an older read
+        // can never overwrite a newer one (a client's acknowledged write would vanish).
+        let _one = self.reload_lock.lock().unwrap_or_else(|e| e.into_inner());
         let changed = self.reload_files();
         if self.restore_active() {
             self.reload_files();

@@ -298,6 +298,25 @@ pub fn lock_exclusive(path: &Path, timeout: Duration) -> Result<LockGuard, FsErr
     }
 }
 
+/// A shared `flock` on an existing lock file, so a reader never sees the state between a
+/// writer's two renames. `None` when there is no lock file (nobody has written with it: nothing
+/// to wait for, and a reader must not create it) or it cannot be had within `timeout`.
+pub fn lock_shared_if_exists(path: &Path, timeout: Duration) -> Option<LockGuard> {
+    let file = File::open(path).ok()?;
+    let start = Instant::now();
+    loop {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared) {
+            Ok(()) => return Some(LockGuard { file }),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR => {}
+            Err(_) => return None,
+        }
+        if start.elapsed() >= timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Prepares the socket directory: created 0700 at mkdir time if missing; otherwise it must be a
 /// real directory (not a symlink), owned by us, and closed to group and others.
 pub fn prepare_socket_dir(dir: &Path) -> Result<(), FsError> {

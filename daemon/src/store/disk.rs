@@ -61,6 +61,9 @@ impl PartialEq for Snapshot {
 
 /// Reads both files. Never fails: problems are part of the answer.
 pub fn read(paths: &HomePaths) -> Snapshot {
+    // Under a shared lock when writers use one: both files from one moment, never the old
+    // stored_tokens with the new token file. A writer holding it too long only costs consistency.
+    let _shared = secure_fs::lock_shared_if_exists(&paths.lock_file(), Duration::from_secs(2));
     Snapshot { stored: Arc::new(read_stored(paths).0), active: read_active(paths) }
 }
 
