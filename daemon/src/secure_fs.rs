@@ -119,12 +119,18 @@ fn write_target(path: &Path) -> Result<PathBuf, FsError> {
             Ok(target)
         }
         Ok(m) if m.is_dir() => Err(FsError::IsDirectory { path: path.to_path_buf() }),
-        _ => Ok(path.to_path_buf()),
+        Ok(m) => {
+            check_owned(path, &m)?;
+            Ok(path.to_path_buf())
+        }
+        Err(_) => Ok(path.to_path_buf()),
     }
 }
 
+/// A write replaces the file with one of ours: never do that to another user's file, not even
+/// as root (their tokens would become unreadable to them).
 fn check_owned(path: &Path, meta: &fs::Metadata) -> Result<(), FsError> {
-    if meta.uid() != my_uid() && my_uid() != 0 {
+    if meta.uid() != my_uid() {
         return Err(FsError::ForeignOwner { path: path.to_path_buf(), owner: meta.uid(), me: my_uid() });
     }
     Ok(())

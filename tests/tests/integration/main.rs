@@ -8,6 +8,7 @@ mod keyring;
 mod oauth;
 mod packaging;
 mod python_interop;
+mod reliability;
 mod security;
 mod terminal;
 mod watch;
