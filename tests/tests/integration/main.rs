@@ -4,6 +4,7 @@
 mod cli;
 mod daemon_rpc;
 mod git;
+mod handshake;
 mod keyring;
 mod oauth;
 mod packaging;

@@ -1,0 +1,88 @@
+//! A daemon of another protocol version is asked to shut down and replaced by this version's.
+
+use hf_auth_proto::pb::{self, hf_auth_server::HfAuth, hf_auth_server::HfAuthServer};
+use hf_auth_tests::procs::World;
+use std::os::unix::fs::PermissionsExt;
+use tonic::{Request, Response, Status};
+
+/// An "old" daemon: answers Status with protocol 999 and honours Shutdown; nothing else.
+struct OldDaemon(tokio::sync::mpsc::Sender<()>);
+
+type Stream<T> = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send>>;
+fn no<T>() -> Result<Response<T>, Status> {
+    Err(Status::unimplemented("old daemon"))
+}
+
+#[tonic::async_trait]
+impl HfAuth for OldDaemon {
+    type DeviceLoginStream = Stream<pb::DeviceLoginEvent>;
+    type WatchStream = Stream<pb::WatchEvent>;
+    async fn login(&self, _: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
+        no()
+    }
+    async fn device_login(
+        &self,
+        _: Request<pb::DeviceLoginRequest>,
+    ) -> Result<Response<Self::DeviceLoginStream>, Status> {
+        no()
+    }
+    async fn logout(&self, _: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
+        no()
+    }
+    async fn switch(&self, _: Request<pb::SwitchRequest>) -> Result<Response<pb::SwitchResponse>, Status> {
+        no()
+    }
+    async fn list(&self, _: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+        no()
+    }
+    async fn resolve(&self, _: Request<pb::ResolveRequest>) -> Result<Response<pb::ResolveResponse>, Status> {
+        no()
+    }
+    async fn who_am_i(&self, _: Request<pb::WhoAmIRequest>) -> Result<Response<pb::WhoAmIResponse>, Status> {
+        no()
+    }
+    async fn forget_who_am_i(
+        &self,
+        _: Request<pb::ForgetWhoAmIRequest>,
+    ) -> Result<Response<pb::ForgetWhoAmIResponse>, Status> {
+        no()
+    }
+    async fn watch(&self, _: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        no()
+    }
+    async fn migrate_storage(
+        &self,
+        _: Request<pb::MigrateStorageRequest>,
+    ) -> Result<Response<pb::MigrateStorageResponse>, Status> {
+        no()
+    }
+    async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+        Ok(Response::new(pb::StatusResponse { protocol: 999, version: "0.0.1".into(), ..Default::default() }))
+    }
+    async fn shutdown(&self, _: Request<pb::ShutdownRequest>) -> Result<Response<pb::ShutdownResponse>, Status> {
+        let _ = self.0.send(()).await;
+        Ok(Response::new(pb::ShutdownResponse {}))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_of_another_protocol_is_replaced() {
+    let w = World::new("http://127.0.0.1:9");
+    std::fs::set_permissions(w.socket().parent().unwrap(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let listener = tokio::net::UnixListener::bind(w.socket()).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let server = tokio::spawn(
+        tonic::transport::Server::builder().add_service(HfAuthServer::new(OldDaemon(tx))).serve_with_incoming_shutdown(
+            tokio_stream::wrappers::UnixListenerStream::new(listener),
+            async move {
+                rx.recv().await;
+            },
+        ),
+    );
+    let r = w.run("hf-auth", &["status", "--json"], None).await.ok();
+    assert!(r.stderr().contains("Replacing hf-authd (protocol 999)"), "{}", r.stderr());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(v["protocol"], hf_auth_proto::PROTOCOL_VERSION);
+    assert!(server.await.unwrap().is_ok(), "the old daemon was asked to shut down and did");
+    assert_eq!(w.daemon_pid().map(|p| p as u64), v["pid"].as_u64());
+}
