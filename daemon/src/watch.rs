@@ -126,7 +126,12 @@ fn affected(homes: &Homes, events: &[notify::Result<notify::Event>]) -> Vec<Arc<
     if events.iter().any(|e| e.as_ref().map_or(true, |e| e.need_rescan())) {
         return all;
     }
-    let paths: Vec<&Path> = events.iter().flatten().flat_map(|e| e.paths.iter().map(PathBuf::as_path)).collect();
+    let paths: Vec<&Path> = events
+        .iter()
+        .flatten()
+        .filter(|e| changes_content(&e.kind))
+        .flat_map(|e| e.paths.iter().map(PathBuf::as_path))
+        .collect();
     all.into_iter().filter(|home| paths.iter().any(|p| concerns(home, p))).collect()
 }
 
@@ -134,4 +139,11 @@ fn affected(homes: &Homes, events: &[notify::Result<notify::Event>]) -> Vec<Arc<
 fn concerns(home: &Home, path: &Path) -> bool {
     let files = [&home.paths.token, &home.paths.stored_tokens];
     files.iter().any(|f| f.as_path() == path) || home.dirs().iter().any(|dir| dir.starts_with(path))
+}
+
+/// Opens and reads change nothing; our own reloads open the files, so counting them would make
+/// every reload schedule the next one (a busy loop that kept homes dirty).
+fn changes_content(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    !matches!(kind, EventKind::Access(a) if !matches!(a, AccessKind::Close(AccessMode::Write)))
 }

@@ -63,7 +63,7 @@ struct Plan {
 const FULL: Plan = Plan {
     procs: processes::Counts { fast_runs: 1000, rounds: 10, warmup: 10, slow_runs: 10, starts: 20 },
     calls: [(1, 20_000), (16, 50_000), (256, 50_000)],
-    warmup_calls: 20,
+    warmup_calls: 5,
     whoami_calls: 5_000,
     footprint_requests: 100_000,
     idle_window: Duration::from_secs(5),
@@ -207,6 +207,9 @@ fn watch(
     Ok(())
 }
 
+/// Each level of measurement 3 runs in this many alternating echo/Resolve segments.
+const SEGMENTS: usize = 4;
+
 /// Measurement 3: Resolve latency and throughput against the echo floor, level by level.
 async fn rpc(
     r: &mut Report,
@@ -220,8 +223,11 @@ async fn rpc(
         &format!(
             "One current-thread tokio runtime drives N clients, each with its own connection; the daemon \
              and the echo server are separate processes with 2 worker threads each. Echo messages are \
-             {} bytes, about one Resolve request. Latency is per call, throughput is calls over wall time. \
-             CPU per call (utime+stime from /proc) is the cost that does not depend on how busy the machine is.",
+             {} bytes, about one Resolve request. Echo and Resolve alternate in {SEGMENTS} segments per level, so \
+             both see the machine in the same state; on an idle VM a round trip is mostly two core wake-ups, \
+             for the echo as for Resolve. Latency is per call, throughput is calls over wall time. CPU per \
+             call (utime+stime from /proc) is the cost that does not depend on how busy the machine is. The \
+             last row opens a connection for each call, as every git-credential-hf process does.",
             load::ECHO_BYTES
         ),
     );
@@ -232,13 +238,20 @@ async fn rpc(
     let (mut p50_ratio_1, mut best) = (f64::NAN, 0.0f64);
     for (clients, calls) in plan.calls {
         let warm = plan.warmup_calls;
-        let e = load::echo(&echo.socket, clients, calls, warm).await.context("echo")?;
-        let (d0, g0) = (daemon.cpu_ticks()?, setup::cpu_ticks("self")?);
-        let res = load::resolve(&daemon.socket, ctx, clients, calls, warm).await.context("Resolve")?;
+        // Echo and Resolve take turns, a quarter of the calls at a time, so both see the machine
+        // in the same state (how busy it is, how deep its idle cores sleep between round trips).
+        let (mut e, mut res, mut daemon_ticks, mut client_ticks) = (load::Run::empty(), load::Run::empty(), 0, 0);
+        for _ in 0..SEGMENTS {
+            e = e.merge(load::echo(&echo.socket, clients, calls / SEGMENTS, warm).await.context("echo")?);
+            let (d0, g0) = (daemon.cpu_ticks()?, setup::cpu_ticks("self")?);
+            res = res
+                .merge(load::resolve(&daemon.socket, ctx, clients, calls / SEGMENTS, warm).await.context("Resolve")?);
+            daemon_ticks += daemon.cpu_ticks()? - d0;
+            client_ticks += setup::cpu_ticks("self")? - g0;
+        }
         // CPU per call (warm-up included, a rounding error), 10 ms per tick.
-        let per_call = |ticks: u64| Duration::from_micros(ticks * 10_000 / (calls + clients * warm) as u64);
-        let daemon_cpu = per_call(daemon.cpu_ticks()? - d0);
-        let client_cpu = per_call(setup::cpu_ticks("self")? - g0);
+        let per_call = |ticks: u64| Duration::from_micros(ticks * 10_000 / (calls + SEGMENTS * clients * warm) as u64);
+        let (daemon_cpu, client_cpu) = (per_call(daemon_ticks), per_call(client_ticks));
         let p50_ratio = ratio(res.latencies.p50().as_secs_f64(), e.latencies.p50().as_secs_f64());
         if clients == 1 {
             p50_ratio_1 = p50_ratio;
@@ -265,6 +278,32 @@ async fn rpc(
             "p50_ratio": p50_ratio, "daemon_cpu_us_per_call": us(daemon_cpu), "client_cpu_us_per_call": us(client_cpu),
         }));
     }
+    // What each git-credential-hf process does: a connection of its own for one call.
+    let n = plan.calls[0].1 / 10;
+    let (mut e, mut res) = (report::Samples::new(Vec::new()), report::Samples::new(Vec::new()));
+    for _ in 0..SEGMENTS {
+        e = e.merge(load::echo_fresh(&echo.socket, n / SEGMENTS).await.context("echo, fresh connections")?);
+        res = res.merge(load::resolve_fresh(&daemon.socket, ctx, n / SEGMENTS).await.context("Resolve, fresh")?);
+    }
+    let fresh_ratio = ratio(res.p50().as_secs_f64(), e.p50().as_secs_f64());
+    rows.push(vec![
+        "1, new connection per call".into(),
+        n.to_string(),
+        human(res.p50()),
+        human(res.p99()),
+        String::new(),
+        human(e.p50()),
+        human(e.p99()),
+        String::new(),
+        x(fresh_ratio),
+        String::new(),
+        String::new(),
+    ]);
+    r.figure(json!({
+        "kind": "rpc", "clients": 1, "fresh_connections": true, "calls": n,
+        "resolve_p50_us": us(res.p50()), "resolve_p99_us": us(res.p99()),
+        "echo_p50_us": us(e.p50()), "echo_p99_us": us(e.p99()), "p50_ratio": fresh_ratio,
+    }));
     drop(echo);
     r.table(
         &[

@@ -28,6 +28,15 @@ pub struct Run {
 }
 
 impl Run {
+    pub fn empty() -> Self {
+        Self { latencies: Samples::new(Vec::new()), wall: Duration::ZERO }
+    }
+
+    /// Two runs as one: all their calls over their summed wall time.
+    pub fn merge(self, other: Run) -> Run {
+        Run { latencies: self.latencies.merge(other.latencies), wall: self.wall + other.wall }
+    }
+
     pub fn per_sec(&self) -> f64 {
         self.latencies.len() as f64 / self.wall.as_secs_f64()
     }
@@ -101,6 +110,36 @@ pub async fn resolve(
         Ok((client, ctx))
     })
     .await
+}
+
+/// `n` sequential calls, each on a connection of its own (connect, Resolve, close): what every
+/// git-credential-hf process does, without the process around it.
+pub async fn resolve_fresh(socket: &Path, ctx: &pb::ClientContext, n: usize) -> anyhow::Result<Samples> {
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let mut client = connect::connect(socket, Duration::from_secs(5), Some(CALL_TIMEOUT)).await?;
+        let r = client.resolve(pb::ResolveRequest { context: Some(ctx.clone()), username: String::new() }).await?;
+        anyhow::ensure!(!r.into_inner().token.is_empty(), "Resolve answered without a token");
+        drop(client);
+        lat.push(t.elapsed());
+    }
+    Ok(Samples::new(lat))
+}
+
+/// `n` sequential echo round trips, each on a connection of its own.
+pub async fn echo_fresh(socket: &Path, n: usize) -> anyhow::Result<Samples> {
+    let mut lat = Vec::with_capacity(n);
+    let mut buf = vec![0u8; ECHO_BYTES];
+    for _ in 0..n {
+        let t = Instant::now();
+        let mut stream = UnixStream::connect(socket).await?;
+        stream.write_all(&buf).await?;
+        stream.read_exact(&mut buf).await?;
+        drop(stream);
+        lat.push(t.elapsed());
+    }
+    Ok(Samples::new(lat))
 }
 
 /// `total` echo round trips of [`ECHO_BYTES`] from `concurrency` connections.

@@ -17,6 +17,13 @@ impl Samples {
         Self { sorted: samples }
     }
 
+    /// Both sets of samples as one.
+    pub fn merge(self, other: Samples) -> Samples {
+        let mut all = self.sorted;
+        all.extend(other.sorted);
+        Samples::new(all)
+    }
+
     pub fn len(&self) -> usize {
         self.sorted.len()
     }
