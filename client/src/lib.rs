@@ -8,7 +8,6 @@ pub mod connect;
 pub mod failure;
 pub mod git;
 pub mod git_credential;
-pub mod git_credential_helper;
 pub mod output;
 pub mod session;
 pub mod table;

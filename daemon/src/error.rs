@@ -7,7 +7,6 @@ use crate::hub::HubError;
 use crate::resolve::{Source, TokenFileError};
 use crate::store::disk::StoreError;
 use crate::store::ini::NameError;
-use hf_auth_proto::EnvVar;
 use tonic::{Code, Status};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +34,6 @@ pub enum Error {
     /// The request cannot be served in the current setup (the message says what to change).
     #[error("{0}")]
     FailedPrecondition(String),
-    #[error("{0}")]
-    Unimplemented(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -100,7 +97,6 @@ impl From<Error> for Status {
             },
             Error::Unavailable(_) => Code::Unavailable,
             Error::FailedPrecondition(_) => Code::FailedPrecondition,
-            Error::Unimplemented(_) => Code::Unimplemented,
             Error::Internal(_) => Code::Internal,
         };
         Status::new(code, e.to_string())
@@ -108,8 +104,3 @@ impl From<Error> for Status {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The variable huggingface_hub's messages name for an env token (it says HF_TOKEN for both).
-pub fn env_var_name(var: EnvVar) -> &'static str {
-    var.name()
-}

@@ -5,6 +5,6 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let env = hf_auth_proto::Env::from_process();
     let code =
-        hf_auth::git_credential_helper::main_with(&args, &env, std::io::stdin().lock(), std::io::stdout().lock());
+        hf_auth::git_credential::helper::main_with(&args, &env, std::io::stdin().lock(), std::io::stdout().lock());
     std::process::ExitCode::from(code)
 }
