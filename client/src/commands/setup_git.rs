@@ -9,22 +9,27 @@ use crate::failure::{CmdResult, Failure};
 use crate::git;
 use crate::session::Session;
 
-/// The helper value we write: `hf` when `git-credential-hf` is on PATH, else its absolute path.
+/// The helper value we write: `hf` when the `git-credential-hf` git would find first on PATH is
+/// the one installed next to this client, else the sibling's absolute path — so a development
+/// build never hands git an older packaged helper, and a packaged install stays short and stable.
 fn helper_value(s: &Session) -> String {
-    let on_path = s
+    let first_on_path = s
         .env
         .get("PATH")
-        .map(|p| std::env::split_paths(p).any(|d| d.join("git-credential-hf").is_file()))
-        .unwrap_or(false);
-    if on_path {
-        return "hf".to_owned();
-    }
-    std::env::current_exe()
+        .and_then(|p| std::env::split_paths(p).map(|d| d.join("git-credential-hf")).find(|c| c.is_file()));
+    let sibling = std::env::current_exe()
         .ok()
         .map(|e| e.with_file_name("git-credential-hf"))
-        .filter(|p| p.is_file())
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "hf".to_owned())
+        .filter(|p| p.is_file());
+    match (first_on_path, sibling) {
+        (Some(found), Some(ours)) if same_file(&found, &ours) => "hf".to_owned(),
+        (_, Some(ours)) => ours.display().to_string(),
+        (_, None) => "hf".to_owned(),
+    }
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 fn is_ours(value: &str) -> bool {

@@ -152,6 +152,17 @@ async fn setup_git_uses_an_absolute_path_when_the_helper_is_not_on_path_and_logi
     let hub = hub().await;
     let mut w = World::new(&hub.endpoint());
     w.set_env("GIT_TERMINAL_PROMPT", "0");
+    // Another git-credential-hf (say an older packaged one) first on PATH is not ours: git would
+    // run it for `hf`, so our own helper must be named by its absolute path.
+    let decoy = w.dir.path().join("decoy-bin");
+    std::fs::create_dir_all(&decoy).expect("mkdir");
+    let fake = decoy.join("git-credential-hf");
+    std::fs::write(&fake, "#!/bin/sh\necho password=not-ours\n").expect("write decoy");
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let mut path = std::ffi::OsString::from(&decoy);
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    w.set_env("PATH", path);
     let key = format!("credential.{}.helper", hub.endpoint());
 
     let r = w.run("hf-auth", &["login", "--token", A], None).await.ok();
