@@ -8,10 +8,17 @@
 //! refresh token when the Hub does not rotate it), and rewrite the token file only if it still
 //! holds the old access token. `invalid_grant` stops retrying that refresh token (the user must
 //! log in again); other failures retry with backoff while the current token keeps being served.
+//!
+//! A keyring-held OAuth token (storage = "keyring") is refreshed the same way, its access and
+//! refresh tokens read from and written back to its one keyring entry, and its section's
+//! `expires_at` updated; huggingface_hub cannot refresh those (they have no `hf_token`), so the
+//! daemon is the only refresher.
 
 use crate::home::Home;
 use crate::state::Daemon;
 use crate::store::disk::{self, ActiveChange, token_section};
+use crate::store::ini::Section;
+use crate::store::keyring::{self, Secret};
 use hf_auth_proto::Token;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -56,15 +63,35 @@ pub struct Refresher {
 /// One refreshable section, as stored.
 struct Candidate {
     name: String,
-    token: String,
+    in_keyring: bool,
+    /// What identifies this version of the section: its `hf_token` in the file, its `expires_at`
+    /// for a keyring section. Changed under us means someone else refreshed it.
+    stamp: String,
     refresh_key: u64,
     expires_at: i64,
 }
 
-fn refresh_key(refresh_token: &str) -> u64 {
+fn stamp_key(stamp: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    refresh_token.hash(&mut h);
+    stamp.hash(&mut h);
     h.finish()
+}
+
+/// What a section's refresh state is keyed on, so that a new login or another process's refresh
+/// ends a `NeedsLogin` or `Retrying` track: its `expires_at`, which every login and refresh sets
+/// anew. The same in the file and in the keyring, so a migration keeps the track. `None`: the
+/// section is not refreshable (no expiry; in the file, no refresh token).
+fn section_key(s: &Section) -> Option<u64> {
+    let expires_at = s.get("expires_at")?;
+    let refreshable = keyring::is_keyring_section(s) || s.get("refresh_token").is_some_and(|r| !r.is_empty());
+    refreshable.then(|| stamp_key(expires_at))
+}
+
+/// A section's key when it can be refreshed: not a keyring secret known to have no refresh token.
+fn refreshable_key(home: &Home, s: &Section) -> Option<u64> {
+    let no_refresh = keyring::is_keyring_section(s)
+        && home.vault.cached_secret(&s.name).is_some_and(|secret| secret.refresh.is_none());
+    if no_refresh { None } else { section_key(s) }
 }
 
 fn candidates(home: &Home) -> Vec<Candidate> {
@@ -74,10 +101,13 @@ fn candidates(home: &Home) -> Vec<Candidate> {
         .sections
         .iter()
         .filter_map(|s| {
+            let in_keyring = keyring::is_keyring_section(s);
+            let stamp = if in_keyring { s.get("expires_at")? } else { s.get("hf_token")? };
             Some(Candidate {
                 name: s.name.clone(),
-                token: s.get("hf_token")?.to_owned(),
-                refresh_key: refresh_key(s.get("refresh_token").filter(|r| !r.is_empty())?),
+                in_keyring,
+                stamp: stamp.to_owned(),
+                refresh_key: refreshable_key(home, s)?,
                 expires_at: s.get("expires_at")?.trim().parse().ok()?,
             })
         })
@@ -103,18 +133,11 @@ impl Refresher {
         };
     }
 
-    /// The plan for a stored section, given its raw fields; `None` when it is not refreshable.
-    pub fn plan(
-        &self,
-        home: &Home,
-        name: &str,
-        refresh_token: Option<&str>,
-        expires_at: Option<&str>,
-        margin: i64,
-    ) -> Option<Plan> {
-        let key = refresh_key(refresh_token.filter(|r| !r.is_empty())?);
-        let expires_at: i64 = expires_at?.trim().parse().ok()?;
-        Some(match self.due(home, name, key, expires_at, margin) {
+    /// The plan for a stored section; `None` when it is not refreshable.
+    pub fn plan(&self, home: &Home, section: &Section, margin: i64) -> Option<Plan> {
+        let key = refreshable_key(home, section)?;
+        let expires_at: i64 = section.get("expires_at")?.trim().parse().ok()?;
+        Some(match self.due(home, &section.name, key, expires_at, margin) {
             None => Plan::NeedsLogin,
             Some((at, true)) => Plan::Retrying { at },
             Some((at, false)) => Plan::Scheduled { at },
@@ -236,28 +259,41 @@ async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outco
         return Outcome::Failed("no endpoint known for this home yet".into());
     };
     let (daemon2, home2) = (daemon.clone(), home.clone());
-    let (name, planned, margin) = (c.name.clone(), c.token.clone(), daemon.config.refresh_margin_secs as i64);
+    let (name, planned, in_keyring) = (c.name.clone(), c.stamp.clone(), c.in_keyring);
+    let margin = daemon.config.refresh_margin_secs as i64;
     let runtime = tokio::runtime::Handle::current();
     let result = tokio::task::spawn_blocking(move || {
+        let kr = daemon2.keyring(&home2);
         // The network call happens inside the lock, as in huggingface_hub, so that of several
         // processes racing on one expiring token exactly one asks the Hub.
         let r = disk::update(&home2.paths, |edit| {
             let Some(section) = edit.stored.get(&name).cloned() else {
                 return Ok::<_, disk::StoreError>(Outcome::Gone);
             };
-            if section.get("hf_token") != Some(planned.as_str()) {
-                let key = section.get("refresh_token").map(refresh_key).unwrap_or_default();
-                return Ok(Outcome::Adopted { refresh_key: key });
+            if keyring::is_keyring_section(&section) != in_keyring {
+                return Ok(Outcome::Gone); // migrated meanwhile: planned again from the new form
             }
-            let (Some(rt), Some(expires_at)) =
-                (section.get("refresh_token"), section.get("expires_at").and_then(|e| e.trim().parse::<i64>().ok()))
-            else {
+            let stamp = if in_keyring { section.get("expires_at") } else { section.get("hf_token") };
+            if stamp != Some(planned.as_str()) {
+                return Ok(Outcome::Adopted { refresh_key: section_key(&section).unwrap_or_default() });
+            }
+            let Some(expires_at) = section.get("expires_at").and_then(|e| e.trim().parse::<i64>().ok()) else {
                 return Ok(Outcome::Gone);
             };
             if expires_at - margin > unix_now() {
                 return Ok(Outcome::Gone);
             }
-            let answer = runtime.block_on(daemon2.hub.refresh_token(&endpoint, &client_id, rt));
+            let (old, rt) = if in_keyring {
+                match kr.get_secret(&name) {
+                    Ok(Secret { token, refresh: Some(rt) }) => (Some(token), rt.expose().to_owned()),
+                    Ok(_) => return Ok(Outcome::Gone),
+                    Err(e) => return Ok(Outcome::Failed(e.to_string())),
+                }
+            } else {
+                let Some(rt) = section.get("refresh_token") else { return Ok(Outcome::Gone) };
+                (Token::clean(&planned), rt.to_owned())
+            };
+            let answer = runtime.block_on(daemon2.hub.refresh_token(&endpoint, &client_id, &rt));
             let token = match answer {
                 Ok(t) => t,
                 Err(crate::hub::oauth::RefreshError::InvalidGrant { error, description }) => {
@@ -266,10 +302,21 @@ async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outco
                 Err(e) => return Ok(Outcome::Failed(e.to_string())),
             };
             let new = Token::new(token.access_token);
-            let new_rt = token.refresh_token.unwrap_or_else(|| rt.to_owned());
+            let new_rt = token.refresh_token.unwrap_or(rt);
             let expires_at = token.expires_in.map(|s| unix_now() + s);
-            let old = Token::clean(&planned);
-            edit.stored.upsert(token_section(&name, &new, Some(&new_rt), expires_at));
+            let refreshed = if in_keyring {
+                let secret = Secret { token: new.clone(), refresh: Some(Token::new(new_rt.clone())) };
+                if let Err(e) = kr.put(&name, &secret) {
+                    // The Hub may have rotated the refresh token: say so loudly.
+                    tracing::error!(%name, error = %e, "the token was refreshed but the keyring could not store it");
+                    return Ok(Outcome::Failed(e.to_string()));
+                }
+                keyring::section(&name, expires_at)
+            } else {
+                token_section(&name, &new, Some(&new_rt), expires_at)
+            };
+            let key = section_key(&refreshed).unwrap_or_default();
+            edit.stored.upsert(refreshed);
             edit.stored_changed();
             if edit.active.is_some() && edit.active == old {
                 edit.change = ActiveChange::Write(new.clone());
@@ -277,7 +324,7 @@ async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outco
             if let Some(old) = &old {
                 daemon2.whoami.invalidate(&endpoint, old);
             }
-            Ok(Outcome::Refreshed { refresh_key: refresh_key(&new_rt), lifetime: token.expires_in })
+            Ok(Outcome::Refreshed { refresh_key: key, lifetime: token.expires_in })
         });
         home2.reload();
         r

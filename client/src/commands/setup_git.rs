@@ -17,10 +17,7 @@ fn helper_value(s: &Session) -> String {
         .env
         .get("PATH")
         .and_then(|p| std::env::split_paths(p).map(|d| d.join("git-credential-hf")).find(|c| c.is_file()));
-    let sibling = std::env::current_exe()
-        .ok()
-        .map(|e| e.with_file_name("git-credential-hf"))
-        .filter(|p| p.is_file());
+    let sibling = std::env::current_exe().ok().map(|e| e.with_file_name("git-credential-hf")).filter(|p| p.is_file());
     match (first_on_path, sibling) {
         (Some(found), Some(ours)) if same_file(&found, &ours) => "hf".to_owned(),
         (_, Some(ours)) => ours.display().to_string(),

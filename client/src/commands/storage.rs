@@ -65,7 +65,7 @@ async fn migrate(s: &Session, to: StorageTarget) -> CmdResult {
     let name = storage_name(target as i32);
     if s.out.format == Format::Json {
         s.out.print(
-            &json!({"to": name, "moved": r.moved, "already": r.already, "left_in_file": r.left_in_file,
+            &json!({"to": name, "moved": r.moved, "already": r.already,
                     "config_path": (!r.config_path.is_empty()).then_some(&r.config_path)})
             .to_string(),
         );
@@ -73,13 +73,6 @@ async fn migrate(s: &Session, to: StorageTarget) -> CmdResult {
     }
     let place = if target == pb::Storage::Keyring { "the OS keyring" } else { "stored_tokens (plain text)" };
     s.out.print(&format!("Moved {} token(s) to {place}; {} already there.", r.moved, r.already));
-    if r.left_in_file > 0 {
-        s.out.warn(&format!(
-            "{} OAuth token(s) (browser logins, refreshed automatically) stay in stored_tokens: their refresh \
-             token is rewritten there on every refresh.",
-            r.left_in_file
-        ));
-    }
     if r.config_path.is_empty() {
         s.out.info(&format!("New logins use {name} storage until hf-authd restarts."));
     } else {

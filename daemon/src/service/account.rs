@@ -55,11 +55,6 @@ fn checked_token(raw: String) -> Result<Token> {
     Ok(token)
 }
 
-/// Refused in keyring mode: an OAuth login's refresh token would have to stay in the file.
-pub(crate) const OAUTH_IN_KEYRING_MODE: &str = "Browser (OAuth) login is not available with storage = \"keyring\": \
-     its refresh token is rewritten in stored_tokens by the refresher. Log in with a token (`hf-auth login --token`), \
-     or use storage = \"file\".";
-
 /// Saves a token under `name` and makes it active, then refreshes the in-memory home. In keyring
 /// mode the secret goes to the keyring (verified) before any file is touched; a failing keyring
 /// fails the login and nothing is written.
@@ -75,16 +70,14 @@ pub(crate) async fn save_and_activate(
     let paths = ctx.paths.clone();
     let (d, name, token) = (daemon.clone(), name.to_owned(), token.clone());
     let keyring_mode = daemon.storage() == StorageMode::Keyring;
-    if keyring_mode && refresh_token.is_some() {
-        return Err(Error::FailedPrecondition(OAUTH_IN_KEYRING_MODE.into()));
-    }
     let outcome = blocking(move || {
         let kr = d.keyring(&home);
         let was_keyring = home.snapshot().stored.file.get(&name).is_some_and(keyring::is_keyring_section);
         let outcome = if keyring_mode {
             ini::validate_name(&name)?;
-            kr.put(&name, &token)?;
-            ops::save_keyring_and_activate(&paths, &name, &token)?
+            let secret = keyring::Secret { token: token.clone(), refresh: refresh_token.map(Token::new) };
+            kr.put(&name, &secret)?;
+            ops::save_keyring_and_activate(&paths, &name, &token, expires_at)?
         } else {
             let section = disk::token_section(&name, &token, refresh_token.as_deref(), expires_at);
             let (_, outcome) = ops::save_and_activate(&paths, section)?;

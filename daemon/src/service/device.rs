@@ -48,10 +48,6 @@ fn event(e: Event) -> std::result::Result<pb::DeviceLoginEvent, Status> {
 }
 
 async fn flow(daemon: &Arc<Daemon>, ctx: &ClientContext, tx: &Tx) -> Result<()> {
-    // Refused before the user is sent to the browser, not after.
-    if daemon.storage() == crate::config::StorageMode::Keyring {
-        return Err(Error::FailedPrecondition(super::account::OAUTH_IN_KEYRING_MODE.into()));
-    }
     let hub = &daemon.hub;
     let code =
         hub.request_device_code(&ctx.endpoint, &ctx.oauth_client_id, ctx.offline).await.map_err(Error::Unavailable)?;

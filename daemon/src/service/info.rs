@@ -100,13 +100,12 @@ pub(super) async fn list(daemon: &Arc<Daemon>, req: pb::ListRequest) -> Result<p
                 Some(t) => Some(t.expose()),
                 None => s.get("hf_token"),
             };
-            let (refresh_state, next_refresh_at) =
-                match daemon.refresher.plan(&home, &s.name, s.get("refresh_token"), s.get("expires_at"), margin) {
-                    None => (pb::RefreshState::None, 0),
-                    Some(Plan::Scheduled { at }) => (pb::RefreshState::Scheduled, at),
-                    Some(Plan::Retrying { at }) => (pb::RefreshState::Retrying, at),
-                    Some(Plan::NeedsLogin) => (pb::RefreshState::NeedsLogin, 0),
-                };
+            let (refresh_state, next_refresh_at) = match daemon.refresher.plan(&home, s, margin) {
+                None => (pb::RefreshState::None, 0),
+                Some(Plan::Scheduled { at }) => (pb::RefreshState::Scheduled, at),
+                Some(Plan::Retrying { at }) => (pb::RefreshState::Retrying, at),
+                Some(Plan::NeedsLogin) => (pb::RefreshState::NeedsLogin, 0),
+            };
             pb::StoredToken {
                 name: s.name.clone(),
                 masked: match (raw, in_keyring) {

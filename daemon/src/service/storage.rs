@@ -47,17 +47,6 @@ pub(super) async fn migrate_storage(
         }
         None => String::new(),
     };
-    tracing::info!(
-        ?to,
-        moved = done.moved,
-        already = done.already,
-        left_in_file = done.left_in_file,
-        "storage migrated"
-    );
-    Ok(pb::MigrateStorageResponse {
-        moved: done.moved,
-        already: done.already,
-        left_in_file: done.left_in_file,
-        config_path,
-    })
+    tracing::info!(?to, moved = done.moved, already = done.already, "storage migrated");
+    Ok(pb::MigrateStorageResponse { moved: done.moved, already: done.already, config_path })
 }

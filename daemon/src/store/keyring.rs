@@ -6,8 +6,11 @@
 //! `secret-tool search --all service hf-auth`; we never parse it back). The path is the home's
 //! canonical `stored_tokens` path, so two homes never share an entry.
 //!
-//! In `stored_tokens` a keyring-held token keeps its section with the non-secret fields and the
-//! marker `storage = keyring` instead of `hf_token` (see [`is_keyring_section`]).
+//! In `stored_tokens` a keyring-held token keeps its section with the non-secret fields (such as
+//! an OAuth token's `expires_at`) and the marker `storage = keyring` instead of `hf_token` and
+//! `refresh_token` (see [`is_keyring_section`]). The entry holds the whole [`Secret`]: a plain
+//! token as itself, an OAuth token with its refresh token as one small JSON object, so the two
+//! always change together.
 //!
 //! The keyring crate's calls are blocking and, on a locked desktop, wait for an unlock prompt.
 //! Each call runs on its own thread and is abandoned after the configured timeout, so neither
@@ -50,10 +53,62 @@ pub enum KeyringError {
     Other(String),
 }
 
+/// What one keyring entry holds: the access token and, for an OAuth token, its refresh token.
+/// `Debug` shows neither (both are [`Token`]s).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Secret {
+    pub token: Token,
+    pub refresh: Option<Token>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OAuthEntry {
+    hf_token: String,
+    refresh_token: String,
+}
+
+impl Secret {
+    pub fn plain(token: Token) -> Self {
+        Self { token, refresh: None }
+    }
+
+    /// The entry's text: the token itself, or `{"hf_token":…,"refresh_token":…}` (a Hub token
+    /// never starts with `{`, so the two cannot be confused).
+    fn encode(&self) -> String {
+        match &self.refresh {
+            None => self.token.expose().to_owned(),
+            Some(rt) => serde_json::to_string(&OAuthEntry {
+                hf_token: self.token.expose().to_owned(),
+                refresh_token: rt.expose().to_owned(),
+            })
+            .unwrap_or_default(),
+        }
+    }
+
+    fn decode(text: String) -> Self {
+        if text.starts_with('{')
+            && let Ok(e) = serde_json::from_str::<OAuthEntry>(&text)
+        {
+            return Self { token: Token::new(e.hf_token), refresh: Some(Token::new(e.refresh_token)) };
+        }
+        Self::plain(Token::new(text))
+    }
+}
+
 /// A section whose secret is in the keyring: the marker, and no `hf_token` (a section Python
 /// rewrote with a plain `hf_token` is a file section again).
 pub fn is_keyring_section(section: &Section) -> bool {
     section.get("hf_token").is_none() && section.get(MARKER_KEY) == Some(MARKER_VALUE)
+}
+
+/// A keyring-held token's section as a login writes it: the marker, then `expires_at` if any.
+pub fn section(name: &str, expires_at: Option<i64>) -> Section {
+    let mut s = Section::new(name);
+    s.set(MARKER_KEY, MARKER_VALUE);
+    if let Some(at) = expires_at {
+        s.set("expires_at", at.to_string());
+    }
+    s
 }
 
 /// The keyring `user` of a token of a home.
@@ -65,7 +120,7 @@ pub fn entry_user(paths: &HomePaths, name: &str) -> String {
 /// last seen active (restored when its token file disappears). Never logged (`Token` is redacted).
 #[derive(Debug, Default)]
 pub struct Vault {
-    secrets: Mutex<HashMap<String, Token>>,
+    secrets: Mutex<HashMap<String, Secret>>,
     last_active: Mutex<Option<(String, Token)>>,
 }
 
@@ -75,12 +130,17 @@ impl Vault {
         Keyring { paths, vault: self, timeout }
     }
 
+    /// The access token of `name`, if its secret has been read.
     pub fn cached(&self, name: &str) -> Option<Token> {
+        lock(&self.secrets).get(name).map(|s| s.token.clone())
+    }
+
+    pub fn cached_secret(&self, name: &str) -> Option<Secret> {
         lock(&self.secrets).get(name).cloned()
     }
 
-    pub fn remember(&self, name: &str, token: &Token) {
-        lock(&self.secrets).insert(name.to_owned(), token.clone());
+    pub fn remember(&self, name: &str, secret: &Secret) {
+        lock(&self.secrets).insert(name.to_owned(), secret.clone());
     }
 
     pub fn forget(&self, name: &str) {
@@ -93,7 +153,7 @@ impl Vault {
 
     /// The name of a cached keyring secret equal to `token`.
     pub fn name_of(&self, token: &Token) -> Option<String> {
-        lock(&self.secrets).iter().find(|(_, t)| *t == token).map(|(n, _)| n.clone())
+        lock(&self.secrets).iter().find(|(_, s)| s.token == *token).map(|(n, _)| n.clone())
     }
 
     pub fn last_active(&self) -> Option<(String, Token)> {
@@ -115,24 +175,30 @@ pub struct Keyring<'a> {
 }
 
 impl Keyring<'_> {
-    /// The secret of `name`: from memory, else from the keyring.
+    /// The access token of `name`: from memory, else from the keyring.
     pub fn get(&self, name: &str) -> Result<Token, KeyringError> {
-        if let Some(t) = self.vault.cached(name) {
-            return Ok(t);
+        self.get_secret(name).map(|s| s.token)
+    }
+
+    /// The whole secret of `name` (with an OAuth token's refresh token): from memory, else from
+    /// the keyring.
+    pub fn get_secret(&self, name: &str) -> Result<Secret, KeyringError> {
+        if let Some(s) = self.vault.cached_secret(name) {
+            return Ok(s);
         }
-        let token = self.read(name)?.ok_or_else(|| KeyringError::Missing(name.to_owned()))?;
-        self.vault.remember(name, &token);
-        Ok(token)
+        let secret = self.read(name)?.ok_or_else(|| KeyringError::Missing(name.to_owned()))?;
+        self.vault.remember(name, &secret);
+        Ok(secret)
     }
 
     /// Stores the secret of `name`, then reads it back: a copy is only trusted once verified.
-    pub fn put(&self, name: &str, token: &Token) -> Result<(), KeyringError> {
+    pub fn put(&self, name: &str, secret: &Secret) -> Result<(), KeyringError> {
         let user = entry_user(self.paths, name);
-        let secret = token.expose().to_owned();
-        call(self.timeout, move || keyring::Entry::new(SERVICE, &user)?.set_password(&secret))?.map_err(classify)?;
+        let text = secret.encode();
+        call(self.timeout, move || keyring::Entry::new(SERVICE, &user)?.set_password(&text))?.map_err(classify)?;
         match self.read(name)? {
-            Some(back) if back == *token => {
-                self.vault.remember(name, token);
+            Some(back) if back == *secret => {
+                self.vault.remember(name, secret);
                 Ok(())
             }
             _ => Err(KeyringError::Mismatch(name.to_owned())),
@@ -151,10 +217,10 @@ impl Keyring<'_> {
     }
 
     /// The keyring's answer for `name`, bypassing the cache.
-    fn read(&self, name: &str) -> Result<Option<Token>, KeyringError> {
+    fn read(&self, name: &str) -> Result<Option<Secret>, KeyringError> {
         let user = entry_user(self.paths, name);
         match call(self.timeout, move || keyring::Entry::new(SERVICE, &user)?.get_password())? {
-            Ok(secret) => Ok(Some(Token::new(secret))),
+            Ok(text) => Ok(Some(Secret::decode(text))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(classify(e)),
         }
@@ -225,6 +291,17 @@ mod tests {
         assert!(is_keyring_section(&s));
         s.set("hf_token", "hf_x");
         assert!(!is_keyring_section(&s), "a plain hf_token (Python rewrote it) wins over the marker");
+    }
+
+    #[test]
+    fn secrets_round_trip_and_plain_tokens_stay_plain() {
+        let plain = Secret::plain(Token::new("hf_plain"));
+        assert_eq!(plain.encode(), "hf_plain", "entries written before OAuth support read the same");
+        assert_eq!(Secret::decode(plain.encode()), plain);
+        let oauth = Secret { token: Token::new("hf_oauth_a\"b"), refresh: Some(Token::new("rt_1")) };
+        assert_eq!(oauth.encode(), r#"{"hf_token":"hf_oauth_a\"b","refresh_token":"rt_1"}"#);
+        assert_eq!(Secret::decode(oauth.encode()), oauth);
+        assert_eq!(Secret::decode("{not json".into()), Secret::plain(Token::new("{not json")));
     }
 
     #[test]

@@ -2,19 +2,15 @@
 //! keyring, one section at a time, so an interruption at any point loses nothing and a re-run
 //! finishes the job.
 //!
-//! To the keyring, per section, under the lock: put the secret and read it back, then rewrite
-//! the section without `hf_token` (the old copy) and with the marker. To the file: read the
-//! secret, rewrite the section with `hf_token` (under the lock), then delete the keyring entry.
-//! A re-run counts sections already moved as `already`; to the file it also deletes entries an
-//! interrupted run left behind.
-//!
-//! OAuth sections (with a `refresh_token`) stay in the file: the refresher rewrites them in
-//! place, and their refresh token is as secret as the access token, so moving only one of them
-//! would be a half measure. They are counted in `left_in_file`.
+//! To the keyring, per section, under the lock: put the secret (an OAuth token with its refresh
+//! token) and read it back, then rewrite the section without `hf_token`/`refresh_token` (the old
+//! copies) and with the marker. To the file: read the secret, rewrite the section with them
+//! (under the lock), then delete the keyring entry. A re-run counts sections already moved as
+//! `already`; to the file it also deletes entries an interrupted run left behind.
 
 use super::disk;
 use super::ini::Section;
-use super::keyring::{self, Keyring};
+use super::keyring::{self, Keyring, Secret};
 use super::ops::OpError;
 use hf_auth_proto::{HomePaths, Token};
 
@@ -22,32 +18,39 @@ use hf_auth_proto::{HomePaths, Token};
 pub struct Migrated {
     pub moved: u32,
     pub already: u32,
-    /// OAuth tokens kept in `stored_tokens` (to the keyring only).
-    pub left_in_file: u32,
 }
 
 enum Step {
     Moved,
     Already,
-    LeftInFile,
     Skipped,
+}
+
+/// The secret keys of a section in the file; the keyring holds them instead.
+const SECRET_KEYS: [&str; 2] = ["hf_token", "refresh_token"];
+
+fn is_carried(key: &str) -> bool {
+    !SECRET_KEYS.contains(&key) && key != keyring::MARKER_KEY
 }
 
 /// The section as keyring mode stores it: the marker first, every non-secret field kept.
 fn keyring_form(section: &Section) -> Section {
     let mut out = Section::new(&section.name);
     out.set(keyring::MARKER_KEY, keyring::MARKER_VALUE);
-    for (k, v) in section.entries.iter().filter(|(k, _)| k != "hf_token" && k != keyring::MARKER_KEY) {
+    for (k, v) in section.entries.iter().filter(|(k, _)| is_carried(k)) {
         out.set(k, v.clone());
     }
     out
 }
 
-/// The section as huggingface_hub writes it: `hf_token` first, then the other fields.
-fn file_form(section: &Section, token: &Token) -> Section {
+/// The section as huggingface_hub writes it: `hf_token`, `refresh_token`, then the other fields.
+fn file_form(section: &Section, secret: &Secret) -> Section {
     let mut out = Section::new(&section.name);
-    out.set("hf_token", token.expose());
-    for (k, v) in section.entries.iter().filter(|(k, _)| k != "hf_token" && k != keyring::MARKER_KEY) {
+    out.set("hf_token", secret.token.expose());
+    if let Some(rt) = &secret.refresh {
+        out.set("refresh_token", rt.expose());
+    }
+    for (k, v) in section.entries.iter().filter(|(k, _)| is_carried(k)) {
         out.set(k, v.clone());
     }
     out
@@ -61,7 +64,6 @@ fn tally(total: &mut Migrated, step: Step) {
     match step {
         Step::Moved => total.moved += 1,
         Step::Already => total.already += 1,
-        Step::LeftInFile => total.left_in_file += 1,
         Step::Skipped => {}
     }
 }
@@ -75,12 +77,10 @@ pub fn to_keyring(paths: &HomePaths, kr: &Keyring<'_>) -> Result<Migrated, OpErr
             if keyring::is_keyring_section(&section) {
                 return Ok(Step::Already);
             }
-            if section.get("refresh_token").is_some() {
-                return Ok(Step::LeftInFile);
-            }
             let Some(raw) = section.get("hf_token") else { return Ok(Step::Skipped) };
-            // The raw value, not the cleaned one: it is what the file held, byte for byte.
-            kr.put(&name, &Token::new(raw))?;
+            // The raw values, not cleaned ones: what the file held, byte for byte.
+            let secret = Secret { token: Token::new(raw), refresh: section.get("refresh_token").map(Token::new) };
+            kr.put(&name, &secret)?;
             edit.stored.upsert(keyring_form(&section));
             edit.stored_changed();
             Ok(Step::Moved)
@@ -99,8 +99,8 @@ pub fn to_file(paths: &HomePaths, kr: &Keyring<'_>) -> Result<Migrated, OpError>
             if !keyring::is_keyring_section(&section) {
                 return Ok(Step::Already);
             }
-            let token = kr.get(&name)?;
-            edit.stored.upsert(file_form(&section, &token));
+            let secret = kr.get_secret(&name)?;
+            edit.stored.upsert(file_form(&section, &secret));
             edit.stored_changed();
             Ok(Step::Moved)
         })?;
@@ -133,7 +133,19 @@ mod tests {
         let k = keyring_form(&s);
         assert_eq!(k.entries, vec![("storage".into(), "keyring".into()), ("expires_at".into(), "12".into())]);
         assert!(keyring::is_keyring_section(&k));
-        let f = file_form(&k, &Token::new("hf_secret"));
+        let f = file_form(&k, &Secret::plain(Token::new("hf_secret")));
         assert_eq!(f, s);
+    }
+
+    #[test]
+    fn oauth_sections_move_both_secrets_and_come_back_in_python_order() {
+        let mut s = Section::new("oauth-alice");
+        s.set("hf_token", "hf_oauth");
+        s.set("refresh_token", "rt");
+        s.set("expires_at", "99");
+        let k = keyring_form(&s);
+        assert_eq!(k.entries, vec![("storage".into(), "keyring".into()), ("expires_at".into(), "99".into())]);
+        let secret = Secret { token: Token::new("hf_oauth"), refresh: Some(Token::new("rt")) };
+        assert_eq!(file_form(&k, &secret), s);
     }
 }

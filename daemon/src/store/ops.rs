@@ -39,11 +39,16 @@ pub fn save_and_activate(paths: &HomePaths, section: Section) -> Result<(Token, 
 }
 
 /// Keyring mode's `_save_token` + `_set_active_token`: the secret is already in the keyring
-/// (verified); `stored_tokens` gets the marker section and the token file the token (the mirror).
-pub fn save_keyring_and_activate(paths: &HomePaths, name: &str, token: &Token) -> Result<Outcome, OpError> {
+/// (verified); `stored_tokens` gets the marker section (with an OAuth token's `expires_at`) and
+/// the token file the token (the mirror).
+pub fn save_keyring_and_activate(
+    paths: &HomePaths,
+    name: &str,
+    token: &Token,
+    expires_at: Option<i64>,
+) -> Result<Outcome, OpError> {
     ini::validate_name(name).map_err(StoreError::from)?;
-    let mut section = Section::new(name);
-    section.set(keyring::MARKER_KEY, keyring::MARKER_VALUE);
+    let section = keyring::section(name, expires_at);
     let ((), outcome) = disk::update(paths, |edit| {
         edit.stored.upsert(section);
         edit.stored_changed();

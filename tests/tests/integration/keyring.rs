@@ -6,12 +6,12 @@
 //! about a missing D-Bus session needs no keyring and always runs.
 
 use hf_auth_proto::pb;
-use hf_auth_tests::fake_hub::{Account, FakeHub};
+use hf_auth_tests::fake_hub::{Account, DeviceResponse, FakeHub, RefreshStep, TOKEN, TokenStep};
 use hf_auth_tests::harness::{TestDaemon, TestHome, eventually};
 use hf_auth_tests::procs::{World, bin};
 use hf_auth_tests::python;
 use hf_authd::config::{Config, StorageMode};
-use hf_authd::store::keyring::{Keyring, KeyringError, Vault};
+use hf_authd::store::keyring::{Keyring, KeyringError, Secret, Vault};
 use std::path::Path;
 use std::time::Duration;
 use tonic::Code;
@@ -177,7 +177,7 @@ async fn migrate_both_ways_keeps_every_token_and_survives_interruption() {
     let k = pb::Storage::Keyring;
 
     let r = migrate(&daemon, &home, k).await;
-    assert_eq!((r.moved, r.already, r.left_in_file), (2, 0, 0));
+    assert_eq!((r.moved, r.already), (2, 0));
     assert_eq!(stored(&home), "[read-token]\nstorage = keyring\n\n[work-token]\nstorage = keyring\n\n");
     assert_eq!(in_keyring(home.hf_home(), "work-token").as_deref(), Some(WORK));
     assert_eq!(in_keyring(home.hf_home(), "read-token").as_deref(), Some(READ));
@@ -200,7 +200,7 @@ async fn migrate_both_ways_keeps_every_token_and_survives_interruption() {
     let paths = hf_auth_proto::HomePaths { token: dir.join("token"), stored_tokens: dir.join("stored_tokens") };
     let vault = Vault::default();
     let kr = Keyring { paths: &paths, vault: &vault, timeout: Duration::from_secs(5) };
-    kr.put("work-token", &hf_auth_proto::Token::new(WORK)).unwrap();
+    kr.put("work-token", &Secret::plain(hf_auth_proto::Token::new(WORK))).unwrap();
     let r = migrate(&daemon, &home, k).await;
     assert_eq!((r.moved, r.already), (2, 0));
     assert_eq!(entries_of(home.hf_home()), 2, "no duplicate entry");
@@ -217,30 +217,92 @@ async fn migrate_both_ways_keeps_every_token_and_survives_interruption() {
     assert_eq!(names, vec![("read-token".into(), f), ("work-token".into(), f)]);
 }
 
+/// The whole keyring entry of a token of `home` (access and refresh token), read afresh.
+fn secret_in_keyring(hf_home: &Path, name: &str) -> Option<(String, Option<String>)> {
+    let dir = std::fs::canonicalize(hf_home).expect("canonical home");
+    let paths = hf_auth_proto::HomePaths { token: dir.join("token"), stored_tokens: dir.join("stored_tokens") };
+    let vault = Vault::default();
+    let kr = Keyring { paths: &paths, vault: &vault, timeout: Duration::from_secs(5) };
+    match kr.get_secret(name) {
+        Ok(s) => Some((s.token.expose().to_owned(), s.refresh.map(|r| r.expose().to_owned()))),
+        Err(KeyringError::Missing(_)) => None,
+        Err(e) => panic!("keyring: {e}"),
+    }
+}
+
+fn expires_at_of(stored: &str) -> i64 {
+    stored.lines().find_map(|l| l.strip_prefix("expires_at = ")).expect("expires_at").parse().expect("an integer")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oauth_tokens_stay_in_the_file_and_browser_login_is_refused() {
+async fn oauth_tokens_live_in_the_keyring_and_are_refreshed_there() {
     if !keyring_session() {
         return;
     }
     let hub = hub().await;
-    let daemon = TestDaemon::start().await;
+    // A browser login whose token expires within the refresh margin: stored, then refreshed.
+    hub.set_device_response(DeviceResponse::with_interval(0));
+    hub.script_device_flow(vec![TokenStep::Success {
+        access_token: "hf_oauth_K1".into(),
+        refresh_token: Some("rt_k1".into()),
+        expires_in: Some(3600),
+    }]);
+    hub.script_refresh(vec![RefreshStep::Success {
+        access_token: "hf_oauth_K2".into(),
+        refresh_token: Some("rt_k2".into()),
+        expires_in: 28_800,
+    }]);
+    let daemon = TestDaemon::start_with(keyring_config()).await;
     let home = TestHome::new(&hub.endpoint());
-    home.write_stored(format!("[oauth]\nhf_token = hf_oauth_x\nrefresh_token = r\nexpires_at = 99999999999\n\n[work-token]\nhf_token = {WORK}\n\n").as_bytes());
-    let r = migrate(&daemon, &home, pb::Storage::Keyring).await;
-    assert_eq!((r.moved, r.already, r.left_in_file), (1, 0, 1));
-    assert!(stored(&home).starts_with("[oauth]\nhf_token = hf_oauth_x\nrefresh_token = r\n"));
     let mut c = daemon.client().await;
-    let e = c.device_login(pb::DeviceLoginRequest { context: home.context() }).await;
-    let e = match e {
-        Err(e) => e,
-        Ok(stream) => {
-            use futures_util::StreamExt;
-            stream.into_inner().next().await.unwrap().unwrap_err()
+    let mut events = c.device_login(pb::DeviceLoginRequest { context: home.context() }).await.unwrap().into_inner();
+    let mut success = None;
+    while let Some(e) = futures_util::StreamExt::next(&mut events).await {
+        if let Some(pb::device_login_event::Event::Success(ok)) = e.unwrap().event {
+            success = Some(ok);
         }
-    };
-    assert_eq!(e.code(), Code::FailedPrecondition);
-    assert!(e.message().contains("storage = \"keyring\""), "{}", e.message());
-    migrate(&daemon, &home, pb::Storage::File).await;
+    }
+    let ok = success.expect("the browser login succeeds in keyring mode");
+    assert_eq!((ok.token_name.as_str(), ok.storage), ("oauth-alice", pb::Storage::Keyring as i32));
+
+    let refreshed = eventually(Duration::from_secs(10), || async {
+        home.token_file().as_deref() == Some(b"hf_oauth_K2".as_slice())
+    })
+    .await;
+    assert!(refreshed.is_some(), "the keyring-held OAuth token was not refreshed");
+    let form = hub.last_form(TOKEN).unwrap();
+    assert!(form.contains(&("refresh_token".into(), "rt_k1".into())), "refreshed with the keyring's refresh token");
+    // The rotated pair is in the one keyring entry; the file keeps only the marker and the expiry.
+    assert_eq!(secret_in_keyring(home.hf_home(), "oauth-alice"), Some(("hf_oauth_K2".into(), Some("rt_k2".into()))));
+    let file = stored(&home);
+    let expires = expires_at_of(&file);
+    assert!((expires - refresh_now() - 28_800).abs() <= 5, "{file}");
+    assert_eq!(file, format!("[oauth-alice]\nstorage = keyring\nexpires_at = {expires}\n\n"));
+    for secret in ["rt_k1", "rt_k2", "hf_oauth_K1"] {
+        assert!(files_containing(home.dir.path(), secret).is_empty(), "{secret} written in plain text");
+    }
+    let t = &list(&daemon, &home).await.tokens[0];
+    assert_eq!((t.storage, t.refresh_state), (pb::Storage::Keyring as i32, pb::RefreshState::Scheduled as i32));
+    assert!(t.active && t.expires_at == expires.to_string());
+
+    // Back to the file: Python's section, key for key; and into the keyring again.
+    let r = migrate(&daemon, &home, pb::Storage::File).await;
+    assert_eq!((r.moved, r.already), (1, 0));
+    assert_eq!(
+        stored(&home),
+        format!("[oauth-alice]\nhf_token = hf_oauth_K2\nrefresh_token = rt_k2\nexpires_at = {expires}\n\n")
+    );
+    assert_eq!(entries_of(home.hf_home()), 0);
+    let r = migrate(&daemon, &home, pb::Storage::Keyring).await;
+    assert_eq!((r.moved, r.already), (1, 0));
+    assert_eq!(stored(&home), file);
+    assert_eq!(secret_in_keyring(home.hf_home(), "oauth-alice").unwrap().1.as_deref(), Some("rt_k2"));
+    c.logout(pb::LogoutRequest { context: home.context(), token_name: None }).await.unwrap();
+    assert_eq!(entries_of(home.hf_home()), 0);
+}
+
+fn refresh_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
