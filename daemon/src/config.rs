@@ -72,8 +72,11 @@ impl Config {
         Duration::from_secs(self.whoami_ttl_secs)
     }
 
-    pub fn keyring_timeout(&self) -> Duration {
-        Duration::from_secs(self.keyring_timeout_secs.max(1))
+    pub fn keyring_settings(&self) -> crate::store::keyring::KeyringSettings {
+        crate::store::keyring::KeyringSettings {
+            timeout: Duration::from_secs(self.keyring_timeout_secs.max(1)),
+            mirror_token_file: self.mirror_token_file,
+        }
     }
 }
 

@@ -68,7 +68,7 @@ fn hub_message(error: &HubError, source: Source) -> String {
             var.name(),
             var.name()
         ),
-        (HubError::Unauthorized, Source::File) => {
+        (HubError::Unauthorized, Source::File | Source::Keyring) => {
             " The token stored is invalid. Please run `hf-auth login --force` to set a new token.".to_owned()
         }
         _ => String::new(),

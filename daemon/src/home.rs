@@ -3,7 +3,7 @@
 //! writes keep it current.
 
 use crate::store::disk::{self, ActiveChange, Snapshot};
-use crate::store::keyring::{Vault, is_keyring_section};
+use crate::store::keyring::{Keyring, KeyringSettings, Vault, is_keyring_section};
 use hf_auth_proto::{HomePaths, Token};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -38,20 +38,25 @@ pub struct Home {
     changes: Option<Arc<tokio::sync::Notify>>,
     /// Keyring secrets read so far, and the keyring token last seen active.
     pub vault: Vault,
+    keyring_settings: KeyringSettings,
 }
 
 impl Home {
     /// Opens a home by reading its files once. Blocking.
     pub fn open(paths: HomePaths) -> Self {
-        let home = Self::open_unread(paths, None);
+        let home = Self::open_unread(paths, None, KeyringSettings::default());
         home.reload();
         home
     }
 
     /// A home that has not read its files yet (it looks logged out until [`Home::reload`]).
-    pub fn open_unread(paths: HomePaths, changes: Option<Arc<tokio::sync::Notify>>) -> Self {
+    pub fn open_unread(
+        paths: HomePaths,
+        changes: Option<Arc<tokio::sync::Notify>>,
+        keyring_settings: KeyringSettings,
+    ) -> Self {
         let (events, _) = broadcast::channel(64);
-        let empty = Snapshot { stored: Default::default(), active: Ok(None) };
+        let empty = Snapshot { stored: Default::default(), active: Ok(None), keyring_active: None };
         Self {
             paths,
             snapshot: RwLock::new(Arc::new(empty)),
@@ -62,7 +67,13 @@ impl Home {
             origin: RwLock::new(None),
             changes,
             vault: Vault::default(),
+            keyring_settings,
         }
+    }
+
+    /// Keyring access for this home (blocking calls: from the blocking pool only).
+    pub fn keyring(&self) -> Keyring<'_> {
+        self.vault.keyring(&self.paths, self.keyring_settings)
     }
 
     /// The files as last seen. No disk access.
@@ -106,6 +117,9 @@ impl Home {
     /// re-checked there). Our own logouts remove the section in the same locked write that deletes
     /// the token file, so they are never undone. Returns whether it wrote the file.
     fn restore_active(&self) -> bool {
+        if !self.keyring_settings.mirror_token_file {
+            return false; // no token file to restore: the active-name file says who is active
+        }
         let snapshot = self.snapshot();
         let keyring_section = |name: &str| snapshot.stored.file.get(name).is_some_and(is_keyring_section);
         match &snapshot.active {
@@ -151,7 +165,8 @@ impl Home {
 
     fn reload_files(&self) -> bool {
         self.dirty.store(false, Ordering::Release);
-        let fresh = disk::read(&self.paths);
+        let mut fresh = disk::read(&self.paths);
+        self.fill_keyring_active(&mut fresh);
         let mut guard = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
         let active_changed = guard.active != fresh.active;
         let stored_changed = guard.stored != fresh.stored;
@@ -172,6 +187,21 @@ impl Home {
             let _ = self.events.send(HomeEvent { kind: ChangeKind::Stored, generation });
         }
         true
+    }
+
+    /// Without the mirror, the active token is the keyring secret named by the active-name file
+    /// (read once, then from memory). A name whose section is gone or no longer keyring-held
+    /// means nobody is active; a keyring that cannot answer is the active token's error.
+    fn fill_keyring_active(&self, fresh: &mut Snapshot) {
+        let Some(name) = &fresh.keyring_active else { return };
+        if !fresh.stored.file.get(name).is_some_and(is_keyring_section) {
+            fresh.keyring_active = None;
+            return;
+        }
+        fresh.active = match self.keyring().get(name) {
+            Ok(token) => Ok(Some(token)),
+            Err(e) => Err(e.to_string()),
+        };
     }
 
     /// Records who uses this home (cheap when unchanged: the hot path calls it).

@@ -2,6 +2,7 @@
 //! token path, each watched for changes made by any other program.
 
 use crate::home::Home;
+use crate::store::keyring::KeyringSettings;
 use crate::watch::Watcher;
 use hf_auth_proto::HomePaths;
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ use std::sync::{Arc, RwLock};
 #[derive(Debug)]
 pub struct Homes {
     inner: RwLock<Inner>,
+    keyring_settings: KeyringSettings,
     watcher: Watcher,
     changes: Arc<tokio::sync::Notify>,
 }
@@ -24,9 +26,10 @@ struct Inner {
 }
 
 impl Homes {
-    pub fn new() -> Arc<Self> {
+    pub fn new(keyring_settings: KeyringSettings) -> Arc<Self> {
         Arc::new_cyclic(|weak| Self {
             inner: RwLock::new(Inner::default()),
+            keyring_settings,
             watcher: Watcher::start(weak.clone()),
             changes: Arc::new(tokio::sync::Notify::new()),
         })
@@ -45,7 +48,7 @@ impl Homes {
         }
         sweep_leftovers(&canonical);
         // Watch before reading, so a write between the two is not missed.
-        let home = Arc::new(Home::open_unread(canonical.clone(), Some(self.changes.clone())));
+        let home = Arc::new(Home::open_unread(canonical.clone(), Some(self.changes.clone()), self.keyring_settings));
         self.watcher.watch_home(&home);
         home.reload();
         inner.by_canonical.insert(canonical, home.clone());

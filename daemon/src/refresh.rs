@@ -263,7 +263,7 @@ async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outco
     let margin = daemon.config.refresh_margin_secs as i64;
     let runtime = tokio::runtime::Handle::current();
     let result = tokio::task::spawn_blocking(move || {
-        let kr = daemon2.keyring(&home2);
+        let kr = home2.keyring();
         // The network call happens inside the lock, as in huggingface_hub, so that of several
         // processes racing on one expiring token exactly one asks the Hub.
         let r = disk::update(&home2.paths, |edit| {

@@ -1,6 +1,7 @@
 //! huggingface_hub's `get_token()` (spec §2, OIDC and Colab excepted), applied to the caller's
 //! context and a home's snapshot: the cleaned env token (`HF_TOKEN`, else
-//! `HUGGING_FACE_HUB_TOKEN`), else the cleaned token file.
+//! `HUGGING_FACE_HUB_TOKEN`), else the cleaned token file — or, in keyring storage without the
+//! mirror, the keyring-held token the active-name file names (the home has read it already).
 
 use crate::store::disk::Snapshot;
 use hf_auth_proto::{ClientContext, EnvVar, Token};
@@ -10,6 +11,7 @@ pub enum Source {
     None,
     Env(EnvVar),
     File,
+    Keyring,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +30,10 @@ pub fn resolve(ctx: &ClientContext, snapshot: &Snapshot) -> Result<Resolution, T
         return Ok(Resolution { token: Some(token), source: Source::Env(var) });
     }
     match &snapshot.active {
-        Ok(Some(token)) => Ok(Resolution { token: Some(token.clone()), source: Source::File }),
+        Ok(Some(token)) => {
+            let source = if snapshot.keyring_active.is_some() { Source::Keyring } else { Source::File };
+            Ok(Resolution { token: Some(token.clone()), source })
+        }
         Ok(None) => Ok(Resolution { token: None, source: Source::None }),
         Err(e) => Err(TokenFileError(e.clone())),
     }
@@ -54,7 +59,7 @@ mod tests {
     }
 
     fn snap(file: Option<&str>) -> Snapshot {
-        Snapshot { stored: Arc::new(Stored::default()), active: Ok(file.and_then(Token::clean)) }
+        Snapshot { stored: Arc::new(Stored::default()), active: Ok(file.and_then(Token::clean)), keyring_active: None }
     }
 
     // Spec §2's precedence table.
@@ -82,7 +87,8 @@ mod tests {
 
     #[test]
     fn unreadable_file_is_an_error_unless_an_env_token_wins() {
-        let bad = Snapshot { stored: Arc::new(Stored::default()), active: Err("not UTF-8".into()) };
+        let bad =
+            Snapshot { stored: Arc::new(Stored::default()), active: Err("not UTF-8".into()), keyring_active: None };
         assert!(resolve(&ctx(&[]), &bad).is_err());
         assert!(resolve(&ctx(&[("HF_TOKEN", "hf_x")]), &bad).is_ok());
     }

@@ -37,19 +37,20 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn new(config: Config, socket_path: PathBuf) -> anyhow::Result<Arc<Self>> {
-        // Keeping the active token only in the keyring needs Resolve to read the keyring; until
-        // that exists, say so rather than quietly writing the token file anyway.
-        anyhow::ensure!(
-            config.mirror_token_file,
-            "mirror_token_file = false is not supported yet: in keyring mode the active token is always \
-             written to the token file (huggingface_hub and hf-hub read it there)"
-        );
+        if config.storage == StorageMode::Keyring && !config.mirror_token_file {
+            tracing::warn!(
+                "mirror_token_file = false: the active token is not written to the token file, so \
+                 huggingface_hub, transformers and hf-hub readers will not find it; they need \
+                 HF_TOKEN=\"$(hf-auth token)\". git and hf-auth itself are unaffected."
+            );
+        }
+        let keyring_settings = config.keyring_settings();
         Ok(Arc::new(Self {
             storage: std::sync::RwLock::new(config.storage),
             whoami: WhoamiCache::new(config.whoami_ttl()),
             refresher: Default::default(),
             config,
-            homes: Homes::new(),
+            homes: Homes::new(keyring_settings),
             hub: HubClient::new()?,
             started: Instant::now(),
             socket_path,
@@ -77,15 +78,6 @@ impl Daemon {
 
     pub fn set_storage(&self, mode: StorageMode) {
         *self.storage.write().unwrap_or_else(|e| e.into_inner()) = mode;
-    }
-
-    /// Keyring access for one home, with this daemon's timeout.
-    pub fn keyring<'a>(&self, home: &'a crate::home::Home) -> crate::store::keyring::Keyring<'a> {
-        crate::store::keyring::Keyring {
-            paths: &home.paths,
-            vault: &home.vault,
-            timeout: self.config.keyring_timeout(),
-        }
     }
 
     pub fn begin_stopping(&self) {

@@ -137,7 +137,7 @@ fn affected(homes: &Homes, events: &[notify::Result<notify::Event>]) -> Vec<Arc<
 
 /// Is `path` one of the home's files, or a directory on the way to them?
 fn concerns(home: &Home, path: &Path) -> bool {
-    let files = [&home.paths.token, &home.paths.stored_tokens];
+    let files = [home.paths.token.clone(), home.paths.stored_tokens.clone(), home.paths.active_name_file()];
     files.iter().any(|f| f.as_path() == path) || home.dirs().iter().any(|dir| dir.starts_with(path))
 }
 

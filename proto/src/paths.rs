@@ -41,6 +41,13 @@ impl HomePaths {
         Self { token: absolute(&token, env), stored_tokens: absolute(&stored_tokens, env) }
     }
 
+    /// hf-auth's own file beside `stored_tokens`: the name of the active keyring-held token when
+    /// the token file is not written (keyring storage with `mirror_token_file = false`). A name,
+    /// never a secret; huggingface_hub does not know it.
+    pub fn active_name_file(&self) -> PathBuf {
+        self.stored_tokens.with_file_name(".hf-auth-active")
+    }
+
     /// The lock huggingface_hub takes around OAuth refresh; we take it for every write.
     pub fn lock_file(&self) -> PathBuf {
         let mut name = self.stored_tokens.clone().into_os_string();

@@ -27,7 +27,7 @@ pub async fn run(s: &Session) -> CmdResult {
                 "hub_requests": st.hub_requests, "requests_served": st.requests_served,
                 "configured_storage": storage_name(st.configured_storage),
                 "active": {"source": source_name(source), "name": (!st.active_name.is_empty()).then_some(&st.active_name),
-                           "storage": (source == pb::TokenSource::File).then(|| storage_name(st.active_storage))},
+                           "storage": matches!(source, pb::TokenSource::File | pb::TokenSource::Keyring).then(|| storage_name(st.active_storage))},
             })
             .to_string(),
         );
@@ -60,6 +60,10 @@ pub async fn run(s: &Session) -> CmdResult {
             "Active token: {name}from the token file {} (stored in plain text, mode 0600)",
             s.ctx.paths.token.display()
         ),
+        pb::TokenSource::Keyring => format!(
+            "Active token: {name}from the OS keyring, not written to the token file (mirror_token_file = false): \
+             huggingface_hub and hf-hub do not see it; give them HF_TOKEN=\"$(hf-auth token)\""
+        ),
         env => format!("Active token: {name}from the environment variable {}", source_name(env)),
     });
     s.out.print(&lines.join("\n"));
@@ -72,6 +76,7 @@ fn source_name(source: pb::TokenSource) -> &'static str {
         pb::TokenSource::EnvHfToken => "HF_TOKEN",
         pb::TokenSource::EnvHuggingFaceHubToken => "HUGGING_FACE_HUB_TOKEN",
         pb::TokenSource::File => "file",
+        pb::TokenSource::Keyring => "keyring",
     }
 }
 

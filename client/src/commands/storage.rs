@@ -65,7 +65,7 @@ async fn migrate(s: &Session, to: StorageTarget) -> CmdResult {
     let name = storage_name(target as i32);
     if s.out.format == Format::Json {
         s.out.print(
-            &json!({"to": name, "moved": r.moved, "already": r.already,
+            &json!({"to": name, "moved": r.moved, "already": r.already, "token_file_mirrored": r.token_file_mirrored,
                     "config_path": (!r.config_path.is_empty()).then_some(&r.config_path)})
             .to_string(),
         );
@@ -78,8 +78,13 @@ async fn migrate(s: &Session, to: StorageTarget) -> CmdResult {
     } else {
         s.out.info(&format!("New logins use {name} storage (saved in {}).", r.config_path));
     }
-    if target == pb::Storage::Keyring {
+    if target == pb::Storage::Keyring && r.token_file_mirrored {
         s.out.info("The active token is still written to the token file, for huggingface_hub and hf-hub.");
+    } else if target == pb::Storage::Keyring {
+        s.out.warn(
+            "The active token is no longer written to the token file (mirror_token_file = false): huggingface_hub \
+             and hf-hub will not find it; give them HF_TOKEN=\"$(hf-auth token)\".",
+        );
     }
     Ok(())
 }

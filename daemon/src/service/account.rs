@@ -68,16 +68,16 @@ pub(crate) async fn save_and_activate(
 ) -> Result<(disk::Outcome, pb::Storage)> {
     let home = home(daemon, ctx).await?;
     let paths = ctx.paths.clone();
-    let (d, name, token) = (daemon.clone(), name.to_owned(), token.clone());
+    let (name, token) = (name.to_owned(), token.clone());
     let keyring_mode = daemon.storage() == StorageMode::Keyring;
     let outcome = blocking(move || {
-        let kr = d.keyring(&home);
+        let kr = home.keyring();
         let was_keyring = home.snapshot().stored.file.get(&name).is_some_and(keyring::is_keyring_section);
         let outcome = if keyring_mode {
             ini::validate_name(&name)?;
             let secret = keyring::Secret { token: token.clone(), refresh: refresh_token.map(Token::new) };
             kr.put(&name, &secret)?;
-            ops::save_keyring_and_activate(&paths, &name, &token, expires_at)?
+            ops::save_keyring_and_activate(&paths, &name, &token, expires_at, &kr)?
         } else {
             let section = disk::token_section(&name, &token, refresh_token.as_deref(), expires_at);
             let (_, outcome) = ops::save_and_activate(&paths, section)?;
@@ -110,9 +110,8 @@ pub(super) async fn logout(daemon: &Arc<Daemon>, req: pb::LogoutRequest) -> Resu
     let name = req.token_name.filter(|n| !n.is_empty());
     let all = name.is_none();
     let paths = ctx.paths.clone();
-    let d = daemon.clone();
     let removed = blocking(move || {
-        let kr = d.keyring(&home);
+        let kr = home.keyring();
         let removed = match &name {
             None => ops::logout_all(&paths, &kr)?,
             Some(name) => ops::logout_one(&paths, name, &kr)?,
@@ -137,9 +136,8 @@ pub(super) async fn switch(daemon: &Arc<Daemon>, req: pb::SwitchRequest) -> Resu
     let home = home(daemon, &ctx).await?;
     let name = req.token_name;
     let paths = ctx.paths.clone();
-    let d = daemon.clone();
     let token = blocking(move || {
-        let token = ops::activate(&paths, &name, &d.keyring(&home))?;
+        let token = ops::activate(&paths, &name, &home.keyring())?;
         home.reload();
         Ok(token)
     })

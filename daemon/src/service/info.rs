@@ -82,7 +82,7 @@ async fn stored_token_of(
 pub(super) async fn list(daemon: &Arc<Daemon>, req: pb::ListRequest) -> Result<pb::ListResponse> {
     let ctx = context(req.context)?;
     let home = home(daemon, &ctx).await?;
-    warm_keyring(daemon, &home).await;
+    warm_keyring(&home).await;
     let snapshot = home.snapshot();
     let margin = daemon.config.refresh_margin_secs as i64;
     // As `hf auth list`: the star compares with get_token(), env included; an unreadable token
@@ -172,7 +172,7 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
         Some(ctx) => {
             let ctx = context(Some(ctx))?;
             let home = home(daemon, &ctx).await?;
-            warm_keyring(daemon, &home).await;
+            warm_keyring(&home).await;
             let snapshot = home.snapshot();
             resolve::resolve(&ctx, &snapshot).ok().map(|r| {
                 let name = r.token.as_ref().and_then(|t| home.name_of(&snapshot, t)).unwrap_or_default();
@@ -217,7 +217,7 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
         response.active_source = pb_source(source);
         response.active_name = name;
         response.active_storage = match (source, in_keyring) {
-            (Source::File, true) => pb::Storage::Keyring as i32,
+            (Source::File, true) | (Source::Keyring, _) => pb::Storage::Keyring as i32,
             (Source::File, false) => pb::Storage::File as i32,
             _ => 0,
         };
@@ -228,7 +228,7 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
 /// Reads into memory the keyring secrets of a home not read yet (masks, the active name, and the
 /// token file's restore need them). Best effort: a keyring that cannot answer just leaves them
 /// unread (`list` then shows `<in keyring>`).
-pub(super) async fn warm_keyring(daemon: &Arc<Daemon>, home: &Arc<crate::home::Home>) {
+pub(super) async fn warm_keyring(home: &Arc<crate::home::Home>) {
     let snapshot = home.snapshot();
     let missing: Vec<String> = snapshot
         .stored
@@ -241,9 +241,9 @@ pub(super) async fn warm_keyring(daemon: &Arc<Daemon>, home: &Arc<crate::home::H
     if missing.is_empty() {
         return;
     }
-    let (d, h) = (daemon.clone(), home.clone());
+    let h = home.clone();
     let _ = tokio::task::spawn_blocking(move || {
-        let kr = d.keyring(&h);
+        let kr = h.keyring();
         for name in missing {
             match kr.get(&name) {
                 Ok(_) => {}

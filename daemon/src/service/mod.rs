@@ -52,8 +52,8 @@ async fn home(daemon: &Arc<Daemon>, ctx: &ClientContext) -> Result<Arc<Home>> {
             let home = tokio::task::spawn_blocking(move || homes.get(&paths)).await?;
             // A home with keyring tokens: read their secrets in the background, so the active
             // one is known (and its token file restorable) without waiting for a `list`.
-            let (d, h) = (daemon.clone(), home.clone());
-            tokio::spawn(async move { info::warm_keyring(&d, &h).await });
+            let h = home.clone();
+            tokio::spawn(async move { info::warm_keyring(&h).await });
             home
         }
     };
@@ -74,6 +74,7 @@ fn pb_source(source: crate::resolve::Source) -> i32 {
         Source::Env(EnvVar::HfToken) => pb::TokenSource::EnvHfToken,
         Source::Env(EnvVar::HuggingFaceHubToken) => pb::TokenSource::EnvHuggingFaceHubToken,
         Source::File => pb::TokenSource::File,
+        Source::Keyring => pb::TokenSource::Keyring,
     }) as i32
 }
 

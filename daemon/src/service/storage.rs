@@ -21,9 +21,9 @@ pub(super) async fn migrate_storage(
         _ => return Err(Error::InvalidArgument("storage must be \"file\" or \"keyring\"".into())),
     };
     let home = home(daemon, &ctx).await?;
-    let (d, paths) = (daemon.clone(), ctx.paths.clone());
+    let paths = ctx.paths.clone();
     let done = blocking(move || {
-        let kr = d.keyring(&home);
+        let kr = home.keyring();
         let result = match to {
             StorageMode::Keyring => migrate::to_keyring(&paths, &kr),
             StorageMode::File => migrate::to_file(&paths, &kr),
@@ -48,5 +48,10 @@ pub(super) async fn migrate_storage(
         None => String::new(),
     };
     tracing::info!(?to, moved = done.moved, already = done.already, "storage migrated");
-    Ok(pb::MigrateStorageResponse { moved: done.moved, already: done.already, config_path })
+    Ok(pb::MigrateStorageResponse {
+        moved: done.moved,
+        already: done.already,
+        config_path,
+        token_file_mirrored: to == StorageMode::File || daemon.config.mirror_token_file,
+    })
 }

@@ -49,13 +49,17 @@ pub struct Stored {
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     pub stored: Arc<Stored>,
-    /// The cleaned token file; an error text when it cannot be read as UTF-8 text.
+    /// The active token: the cleaned token file, or (see `keyring_active`) a keyring secret; an
+    /// error text when it cannot be read.
     pub active: Result<Option<Token>, String>,
+    /// With no token file, the name in the active-name file ([`HomePaths::active_name_file`]):
+    /// keyring storage without the mirror. The home fills `active` from the keyring.
+    pub keyring_active: Option<String>,
 }
 
 impl PartialEq for Snapshot {
     fn eq(&self, other: &Self) -> bool {
-        self.stored == other.stored && self.active == other.active
+        self.stored == other.stored && self.active == other.active && self.keyring_active == other.keyring_active
     }
 }
 
@@ -64,7 +68,14 @@ pub fn read(paths: &HomePaths) -> Snapshot {
     // Under a shared lock when writers use one: both files from one moment, never the old
     // stored_tokens with the new token file. A writer holding it too long only costs consistency.
     let _shared = secure_fs::lock_shared_if_exists(&paths.lock_file(), Duration::from_secs(2));
-    Snapshot { stored: Arc::new(read_stored(paths).0), active: read_active(paths) }
+    let active = read_active(paths);
+    let keyring_active = if matches!(active, Ok(None)) { read_active_name(paths) } else { None };
+    Snapshot { stored: Arc::new(read_stored(paths).0), active, keyring_active }
+}
+
+/// The active-name file's name, exactly as written; absent, unreadable or empty → none.
+fn read_active_name(paths: &HomePaths) -> Option<String> {
+    secure_fs::read_text(&paths.active_name_file()).ok().flatten().filter(|n| !n.is_empty())
 }
 
 fn read_active(paths: &HomePaths) -> Result<Option<Token>, String> {
@@ -104,6 +115,8 @@ pub enum ActiveChange {
     #[default]
     Keep,
     Write(Token),
+    /// Keyring storage without the mirror: record the active token's name, delete the token file.
+    Name(String),
     Delete,
 }
 
@@ -121,6 +134,8 @@ pub struct Edit<'a> {
     pub stored: &'a mut IniFile,
     /// The token file's cleaned content before the edit.
     pub active: Option<Token>,
+    /// With no token file, the active keyring token's name.
+    pub active_name: Option<String>,
     pub change: ActiveChange,
     stored_dirty: bool,
     delete_stored: bool,
@@ -152,8 +167,15 @@ pub fn update<R, E: From<StoreError>>(
     // An unreadable token file is replaced by a write, as Python's truncating write would; a
     // read-modify-write that depends on it only sees "no token".
     let active = read_active(paths).ok().flatten();
-    let mut edit =
-        Edit { stored: &mut file, active, change: ActiveChange::Keep, stored_dirty: false, delete_stored: false };
+    let active_name = if active.is_none() { read_active_name(paths) } else { None };
+    let mut edit = Edit {
+        stored: &mut file,
+        active,
+        active_name,
+        change: ActiveChange::Keep,
+        stored_dirty: false,
+        delete_stored: false,
+    };
     let result = f(&mut edit)?;
     let (change, dirty, delete) = (edit.change, edit.stored_dirty, edit.delete_stored);
     let outcome = apply(paths, &file, raw, change, dirty, delete)?;
@@ -182,11 +204,21 @@ fn apply(
         secure_fs::write_secret(&paths.stored_tokens, ini::render(file).as_bytes())?;
         outcome.stored_written = true;
     }
+    // Each step leaves a consistent state if the next never happens: the token file, when there
+    // is one, always wins over the active-name file.
     match change {
         ActiveChange::Keep => {}
-        ActiveChange::Write(token) => secure_fs::write_secret(&paths.token, token.expose().as_bytes())?,
+        ActiveChange::Write(token) => {
+            secure_fs::write_secret(&paths.token, token.expose().as_bytes())?;
+            secure_fs::remove_if_exists(&paths.active_name_file())?;
+        }
+        ActiveChange::Name(name) => {
+            secure_fs::write_secret(&paths.active_name_file(), name.as_bytes())?;
+            secure_fs::remove_if_exists(&paths.token)?;
+        }
         ActiveChange::Delete => {
             secure_fs::remove_if_exists(&paths.token)?;
+            secure_fs::remove_if_exists(&paths.active_name_file())?;
         }
     }
     Ok(outcome)
@@ -209,4 +241,51 @@ pub fn token_section(name: &str, token: &Token, refresh_token: Option<&str>, exp
         s.set("expires_at", at.to_string());
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home() -> (tempfile::TempDir, HomePaths) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = HomePaths { token: dir.path().join("token"), stored_tokens: dir.path().join("stored_tokens") };
+        (dir, paths)
+    }
+
+    fn change(paths: &HomePaths, change: ActiveChange) {
+        update(paths, |edit| {
+            edit.change = change;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn the_token_file_and_the_active_name_never_both_say_who_is_active() {
+        let (_dir, paths) = home();
+        change(&paths, ActiveChange::Name("work".into()));
+        let s = read(&paths);
+        assert_eq!((s.active, s.keyring_active.as_deref()), (Ok(None), Some("work")));
+        assert!(!paths.token.exists());
+
+        change(&paths, ActiveChange::Write(Token::new("hf_x")));
+        let s = read(&paths);
+        assert_eq!((s.active, s.keyring_active), (Ok(Some(Token::new("hf_x"))), None));
+        assert!(!paths.active_name_file().exists(), "a written token file replaces the name");
+
+        // Another program's token file wins over a name we recorded.
+        change(&paths, ActiveChange::Name("work".into()));
+        std::fs::write(&paths.token, "hf_theirs").unwrap();
+        let s = read(&paths);
+        assert_eq!((s.active, s.keyring_active), (Ok(Some(Token::new("hf_theirs"))), None));
+        update(&paths, |edit| {
+            assert_eq!((edit.active.clone(), edit.active_name.clone()), (Some(Token::new("hf_theirs")), None));
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+
+        change(&paths, ActiveChange::Delete);
+        assert!(!paths.token.exists() && !paths.active_name_file().exists());
+    }
 }

@@ -124,10 +124,24 @@ pub struct Vault {
     last_active: Mutex<Option<(String, Token)>>,
 }
 
+/// How the daemon uses the keyring: the bound on one call (a locked desktop keyring waits for an
+/// unlock prompt), and whether activating a keyring-held token writes it to the token file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyringSettings {
+    pub timeout: Duration,
+    pub mirror_token_file: bool,
+}
+
+impl Default for KeyringSettings {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(5), mirror_token_file: true }
+    }
+}
+
 impl Vault {
     /// Keyring access for the home at `paths` through this cache.
-    pub fn keyring<'a>(&'a self, paths: &'a HomePaths, timeout: Duration) -> Keyring<'a> {
-        Keyring { paths, vault: self, timeout }
+    pub fn keyring<'a>(&'a self, paths: &'a HomePaths, settings: KeyringSettings) -> Keyring<'a> {
+        Keyring { paths, vault: self, settings }
     }
 
     /// The access token of `name`, if its secret has been read.
@@ -165,16 +179,26 @@ impl Vault {
     }
 }
 
-/// Keyring access for one home, bounded by `timeout` per call. Blocking: call it from the
-/// blocking pool (or from inside a `disk::update` closure), never from async code.
+/// Keyring access for one home, bounded by the settings' timeout per call. Blocking: call it
+/// from the blocking pool (or from inside a `disk::update` closure), never from async code.
 #[derive(Debug, Clone, Copy)]
 pub struct Keyring<'a> {
     pub paths: &'a HomePaths,
     pub vault: &'a Vault,
-    pub timeout: Duration,
+    pub settings: KeyringSettings,
 }
 
 impl Keyring<'_> {
+    /// How activating the keyring-held token `name` changes the files: the token file gets the
+    /// secret (the mirror), or only its name is recorded.
+    pub fn activation(&self, name: &str, token: &Token) -> super::disk::ActiveChange {
+        if self.settings.mirror_token_file {
+            super::disk::ActiveChange::Write(token.clone())
+        } else {
+            super::disk::ActiveChange::Name(name.to_owned())
+        }
+    }
+
     /// The access token of `name`: from memory, else from the keyring.
     pub fn get(&self, name: &str) -> Result<Token, KeyringError> {
         self.get_secret(name).map(|s| s.token)
@@ -195,7 +219,8 @@ impl Keyring<'_> {
     pub fn put(&self, name: &str, secret: &Secret) -> Result<(), KeyringError> {
         let user = entry_user(self.paths, name);
         let text = secret.encode();
-        call(self.timeout, move || keyring::Entry::new(SERVICE, &user)?.set_password(&text))?.map_err(classify)?;
+        call(self.settings.timeout, move || keyring::Entry::new(SERVICE, &user)?.set_password(&text))?
+            .map_err(classify)?;
         match self.read(name)? {
             Some(back) if back == *secret => {
                 self.vault.remember(name, secret);
@@ -208,7 +233,7 @@ impl Keyring<'_> {
     /// Deletes the entry of `name`; an entry already gone is fine.
     pub fn delete(&self, name: &str) -> Result<(), KeyringError> {
         let user = entry_user(self.paths, name);
-        let result = call(self.timeout, move || keyring::Entry::new(SERVICE, &user)?.delete_credential())?;
+        let result = call(self.settings.timeout, move || keyring::Entry::new(SERVICE, &user)?.delete_credential())?;
         self.vault.forget(name);
         match result {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
@@ -219,7 +244,7 @@ impl Keyring<'_> {
     /// The keyring's answer for `name`, bypassing the cache.
     fn read(&self, name: &str) -> Result<Option<Secret>, KeyringError> {
         let user = entry_user(self.paths, name);
-        match call(self.timeout, move || keyring::Entry::new(SERVICE, &user)?.get_password())? {
+        match call(self.settings.timeout, move || keyring::Entry::new(SERVICE, &user)?.get_password())? {
             Ok(text) => Ok(Some(Secret::decode(text))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(classify(e)),

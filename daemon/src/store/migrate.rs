@@ -8,7 +8,7 @@
 //! (under the lock), then delete the keyring entry. A re-run counts sections already moved as
 //! `already`; to the file it also deletes entries an interrupted run left behind.
 
-use super::disk;
+use super::disk::{self, ActiveChange};
 use super::ini::Section;
 use super::keyring::{self, Keyring, Secret};
 use super::ops::OpError;
@@ -81,6 +81,10 @@ pub fn to_keyring(paths: &HomePaths, kr: &Keyring<'_>) -> Result<Migrated, OpErr
             // The raw values, not cleaned ones: what the file held, byte for byte.
             let secret = Secret { token: Token::new(raw), refresh: section.get("refresh_token").map(Token::new) };
             kr.put(&name, &secret)?;
+            // Without the mirror, the active token leaves the token file too: only its name stays.
+            if !kr.settings.mirror_token_file && edit.active.is_some() && edit.active == Token::clean(raw) {
+                edit.change = ActiveChange::Name(name.clone());
+            }
             edit.stored.upsert(keyring_form(&section));
             edit.stored_changed();
             Ok(Step::Moved)
@@ -100,6 +104,12 @@ pub fn to_file(paths: &HomePaths, kr: &Keyring<'_>) -> Result<Migrated, OpError>
                 return Ok(Step::Already);
             }
             let secret = kr.get_secret(&name)?;
+            // Active by name only (no mirror): the token file holds it again, as file storage has it.
+            if edit.active_name.as_deref() == Some(name.as_str())
+                && let Some(token) = Token::clean(secret.token.expose())
+            {
+                edit.change = ActiveChange::Write(token);
+            }
             edit.stored.upsert(file_form(&section, &secret));
             edit.stored_changed();
             Ok(Step::Moved)

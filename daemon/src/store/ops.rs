@@ -40,19 +40,20 @@ pub fn save_and_activate(paths: &HomePaths, section: Section) -> Result<(Token, 
 
 /// Keyring mode's `_save_token` + `_set_active_token`: the secret is already in the keyring
 /// (verified); `stored_tokens` gets the marker section (with an OAuth token's `expires_at`) and
-/// the token file the token (the mirror).
+/// the token file the token (the mirror), or the active-name file its name.
 pub fn save_keyring_and_activate(
     paths: &HomePaths,
     name: &str,
     token: &Token,
     expires_at: Option<i64>,
+    kr: &Keyring<'_>,
 ) -> Result<Outcome, OpError> {
     ini::validate_name(name).map_err(StoreError::from)?;
     let section = keyring::section(name, expires_at);
     let ((), outcome) = disk::update(paths, |edit| {
         edit.stored.upsert(section);
         edit.stored_changed();
-        edit.change = ActiveChange::Write(token.clone());
+        edit.change = kr.activation(name, token);
         Ok::<_, OpError>(())
     })?;
     Ok(outcome)
@@ -79,12 +80,16 @@ pub fn save(paths: &HomePaths, section: Section) -> Result<Outcome, OpError> {
 
 /// `auth_switch`: writes the named token to the token file; `stored_tokens` is not rewritten.
 /// A keyring token is read from the keyring (bounded by its timeout, so the lock is not held
-/// forever by a keyring waiting for an unlock prompt).
+/// forever by a keyring waiting for an unlock prompt), and without the mirror only its name is
+/// recorded.
 pub fn activate(paths: &HomePaths, name: &str, kr: &Keyring<'_>) -> Result<Token, OpError> {
     let (token, _) = disk::update(paths, |edit| {
         let section = edit.stored.get(name).ok_or_else(|| not_found(name, paths))?;
         let token = secret_of(section, kr)?.ok_or_else(|| not_found(name, paths))?;
-        edit.change = ActiveChange::Write(token.clone());
+        edit.change = match keyring::is_keyring_section(section) {
+            true => kr.activation(name, &token),
+            false => ActiveChange::Write(token.clone()),
+        };
         Ok::<_, OpError>(token)
     })?;
     Ok(token)
@@ -117,7 +122,7 @@ pub fn logout_one(paths: &HomePaths, name: &str, kr: &Keyring<'_>) -> Result<Rem
         } else {
             section.get("hf_token").map(Token::new)
         };
-        let active_deleted = raw.is_some() && raw == edit.active;
+        let active_deleted = (raw.is_some() && raw == edit.active) || edit.active_name.as_deref() == Some(name);
         if active_deleted {
             edit.change = ActiveChange::Delete;
         }
@@ -136,7 +141,7 @@ pub fn logout_all(paths: &HomePaths, kr: &Keyring<'_>) -> Result<Removed, OpErro
             kr.delete(&section.name)?;
         }
         tokens.extend(edit.active.clone());
-        let active_deleted = edit.active.is_some();
+        let active_deleted = edit.active.is_some() || edit.active_name.is_some();
         edit.delete_stored();
         edit.change = ActiveChange::Delete;
         Ok::<_, OpError>(Removed { tokens, active_deleted })

@@ -11,10 +11,9 @@ use hf_auth_tests::harness::{TestDaemon, TestHome, eventually};
 use hf_auth_tests::procs::{World, bin};
 use hf_auth_tests::python;
 use hf_authd::config::{Config, StorageMode};
-use hf_authd::store::keyring::{Keyring, KeyringError, Secret, Vault};
+use hf_authd::store::keyring::{KeyringError, KeyringSettings, Secret, Vault};
 use std::path::Path;
 use std::time::Duration;
-use tonic::Code;
 
 const WORK: &str = "hf_valid_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 const READ: &str = "hf_read_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
@@ -51,7 +50,7 @@ fn in_keyring(hf_home: &Path, name: &str) -> Option<String> {
     let dir = std::fs::canonicalize(hf_home).expect("canonical home");
     let paths = hf_auth_proto::HomePaths { token: dir.join("token"), stored_tokens: dir.join("stored_tokens") };
     let vault = Vault::default();
-    let kr = Keyring { paths: &paths, vault: &vault, timeout: Duration::from_secs(5) };
+    let kr = vault.keyring(&paths, KeyringSettings::default());
     match kr.get(name) {
         Ok(t) => Some(t.expose().to_owned()),
         Err(KeyringError::Missing(_)) => None,
@@ -199,7 +198,7 @@ async fn migrate_both_ways_keeps_every_token_and_survives_interruption() {
     let dir = std::fs::canonicalize(home.hf_home()).unwrap();
     let paths = hf_auth_proto::HomePaths { token: dir.join("token"), stored_tokens: dir.join("stored_tokens") };
     let vault = Vault::default();
-    let kr = Keyring { paths: &paths, vault: &vault, timeout: Duration::from_secs(5) };
+    let kr = vault.keyring(&paths, KeyringSettings::default());
     kr.put("work-token", &Secret::plain(hf_auth_proto::Token::new(WORK))).unwrap();
     let r = migrate(&daemon, &home, k).await;
     assert_eq!((r.moved, r.already), (2, 0));
@@ -222,7 +221,7 @@ fn secret_in_keyring(hf_home: &Path, name: &str) -> Option<(String, Option<Strin
     let dir = std::fs::canonicalize(hf_home).expect("canonical home");
     let paths = hf_auth_proto::HomePaths { token: dir.join("token"), stored_tokens: dir.join("stored_tokens") };
     let vault = Vault::default();
-    let kr = Keyring { paths: &paths, vault: &vault, timeout: Duration::from_secs(5) };
+    let kr = vault.keyring(&paths, KeyringSettings::default());
     match kr.get_secret(name) {
         Ok(s) => Some((s.token.expose().to_owned(), s.refresh.map(|r| r.expose().to_owned()))),
         Err(KeyringError::Missing(_)) => None,
@@ -330,16 +329,109 @@ async fn a_deleted_token_file_is_restored_but_a_logout_is_not_undone() {
     std::fs::remove_file(&home.ctx.paths.stored_tokens).unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(home.token_file().is_none());
-    Keyring {
-        paths: &hf_auth_proto::HomePaths {
-            token: std::fs::canonicalize(home.hf_home()).unwrap().join("token"),
-            stored_tokens: std::fs::canonicalize(home.hf_home()).unwrap().join("stored_tokens"),
-        },
-        vault: &Vault::default(),
-        timeout: Duration::from_secs(5),
+    let dir = std::fs::canonicalize(home.hf_home()).unwrap();
+    let paths = hf_auth_proto::HomePaths { token: dir.join("token"), stored_tokens: dir.join("stored_tokens") };
+    Vault::default().keyring(&paths, KeyringSettings::default()).delete("read-token").unwrap();
+}
+
+async fn resolve(daemon: &TestDaemon, home: &TestHome) -> pb::ResolveResponse {
+    let mut c = daemon.client().await;
+    c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap().into_inner()
+}
+
+/// What Resolve answers: the token and where it came from.
+async fn resolved(daemon: &TestDaemon, home: &TestHome) -> (String, pb::TokenSource) {
+    let r = resolve(daemon, home).await;
+    (r.token, pb::TokenSource::try_from(r.source).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_mirror_no_secret_is_on_disk_and_resolve_reads_the_keyring() {
+    if !keyring_session() {
+        return;
     }
-    .delete("read-token")
-    .unwrap();
+    let hub = hub().await;
+    let config = Config { mirror_token_file: false, ..keyring_config() };
+    let daemon = TestDaemon::start_with(config.clone()).await;
+    let home = TestHome::new(&hub.endpoint());
+    let active_file = home.hf_home().join(".hf-auth-active");
+    let active_name = || std::fs::read_to_string(&active_file).ok();
+    let no_plain_text =
+        || files_containing(home.dir.path(), WORK).is_empty() && files_containing(home.dir.path(), READ).is_empty();
+    let kr = pb::TokenSource::Keyring;
+
+    login(&daemon, &home, WORK).await.unwrap();
+    login(&daemon, &home, READ).await.unwrap();
+    assert!(home.token_file().is_none(), "no token file without the mirror");
+    assert_eq!(active_name().as_deref(), Some("read-token"));
+    assert!(no_plain_text(), "a secret was written in plain text");
+    let r = resolve(&daemon, &home).await;
+    assert_eq!((r.token.as_str(), r.name.as_str(), r.source), (READ, "read-token", kr as i32));
+
+    // Switch changes only the name.
+    let mut c = daemon.client().await;
+    c.switch(pb::SwitchRequest { context: home.context(), token_name: "work-token".into() }).await.unwrap();
+    assert_eq!(active_name().as_deref(), Some("work-token"));
+    assert_eq!(resolved(&daemon, &home).await, (WORK.to_owned(), kr));
+    assert!(home.token_file().is_none() && no_plain_text());
+    let l = list(&daemon, &home).await;
+    assert_eq!(l.tokens.iter().filter(|t| t.active).map(|t| t.name.as_str()).collect::<Vec<_>>(), ["work-token"]);
+    let st = c.status(pb::StatusRequest { context: home.context() }).await.unwrap().into_inner();
+    assert_eq!(
+        (st.active_source, st.active_storage, st.active_name.as_str()),
+        (kr as i32, pb::Storage::Keyring as i32, "work-token")
+    );
+
+    // A daemon with nothing in memory finds the active token in the keyring by its name.
+    let fresh = TestDaemon::start_with(config).await;
+    assert_eq!(resolved(&fresh, &home).await, (WORK.to_owned(), kr));
+    drop(fresh);
+
+    // What the warning says: huggingface_hub finds no token.
+    if let Some(py) = python::python() {
+        let hf = home.hf_home().display().to_string();
+        let out = python::run_ok(
+            &py,
+            "from huggingface_hub import get_token; print(get_token())",
+            &[("HF_HOME", hf.as_str()), ("HOME", hf.as_str())],
+        );
+        assert_eq!(out.trim(), "None");
+    }
+
+    // A token file written by another program (huggingface_hub's login) wins while it exists.
+    home.write_token(b"hf_python_login");
+    let file_wins = eventually(Duration::from_secs(5), || async {
+        resolved(&daemon, &home).await == ("hf_python_login".to_owned(), pb::TokenSource::File)
+    })
+    .await;
+    assert!(file_wins.is_some());
+    std::fs::remove_file(&home.ctx.paths.token).unwrap();
+    let back =
+        eventually(Duration::from_secs(5), || async { resolved(&daemon, &home).await == (WORK.to_owned(), kr) }).await;
+    assert!(back.is_some(), "the keyring token is active again");
+
+    // Logging out of the active token leaves nobody active.
+    let r = c
+        .logout(pb::LogoutRequest { context: home.context(), token_name: Some("work-token".into()) })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.active_deleted);
+    assert_eq!(active_name(), None);
+    assert_eq!(resolved(&daemon, &home).await, (String::new(), pb::TokenSource::None));
+
+    // To the file and back: the token file holds the active token exactly while the secrets are in the file.
+    c.switch(pb::SwitchRequest { context: home.context(), token_name: "read-token".into() }).await.unwrap();
+    migrate(&daemon, &home, pb::Storage::File).await;
+    assert_eq!(home.token_file().unwrap(), READ.as_bytes());
+    assert_eq!(active_name(), None);
+    let r = migrate(&daemon, &home, pb::Storage::Keyring).await;
+    assert!(!r.token_file_mirrored);
+    assert!(home.token_file().is_none() && no_plain_text());
+    assert_eq!(active_name().as_deref(), Some("read-token"));
+    assert_eq!(resolved(&daemon, &home).await, (READ.to_owned(), kr));
+    c.logout(pb::LogoutRequest { context: home.context(), token_name: None }).await.unwrap();
+    assert_eq!((entries_of(home.hf_home()), active_name()), (0, None));
 }
 
 /// A world whose daemon (autostarted by the CLI) uses keyring storage on the test's D-Bus session.

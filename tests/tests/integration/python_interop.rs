@@ -128,7 +128,7 @@ auth_switch("b")
     ops::save(&p, token_section("oauth-x", &Token::new("hf_o2"), None, None)).unwrap();
     // File sections only: the keyring is never asked.
     let vault = hf_authd::store::keyring::Vault::default();
-    let kr = vault.keyring(&p, std::time::Duration::from_secs(1));
+    let kr = vault.keyring(&p, hf_authd::store::keyring::KeyringSettings::default());
     ops::activate(&p, "c", &kr).unwrap();
     ops::logout_one(&p, "a", &kr).unwrap();
     ops::activate(&p, "b", &kr).unwrap();
