@@ -16,13 +16,15 @@ use hf_auth_tests::python;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 200;
 /// Scratch names the writes cycle through (`crash-0` …): small files, many overwrites.
 const NAMES: u64 = 6;
-/// Longest random delay before the kill.
+/// Longest random delay before the kill. Odd rounds count it from the restart (a kill may land
+/// before any write); even rounds from the first acknowledged write, so that however slow a
+/// loaded machine makes each write, half the rounds kill in the middle of a stream of them.
 const MAX_KILL_MS: u64 = 20;
 /// Every this many rounds a leftover temp file is planted before the restart, so the sweep is
 /// proven even in a run where no kill happened to land between a temp file's creation and its rename.
@@ -117,6 +119,7 @@ async fn write_until_killed(
     mut model: State,
     mut rng: Rng,
     killed: Arc<AtomicBool>,
+    acks: Arc<AtomicUsize>,
 ) -> Result<(State, Option<Op>, usize), String> {
     let mut acked = 0;
     loop {
@@ -125,6 +128,7 @@ async fn write_until_killed(
             Ok(()) => {
                 model = op.apply(&model);
                 acked += 1;
+                acks.store(acked, Ordering::SeqCst);
             }
             Err(_) if killed.load(Ordering::SeqCst) => return Ok((model, Some(op), acked)),
             Err(status) => return Err(format!("{op:?} failed before any kill: {status:?}")),
@@ -181,7 +185,21 @@ async fn kill_9_during_writes_keeps_files_whole_and_acknowledged_writes_and_rest
         assert_eq!(Some(r.into_inner().token).filter(|t| !t.is_empty()), model.active, "round {round}: Resolve");
 
         let killed = Arc::new(AtomicBool::new(false));
-        let writer = tokio::spawn(write_until_killed(c, ctx.clone(), model.clone(), Rng(rng.next()), killed.clone()));
+        let acks = Arc::new(AtomicUsize::new(0));
+        let writer = tokio::spawn(write_until_killed(
+            c,
+            ctx.clone(),
+            model.clone(),
+            Rng(rng.next()),
+            killed.clone(),
+            acks.clone(),
+        ));
+        if round % 2 == 0 {
+            let first = Instant::now();
+            while acks.load(Ordering::SeqCst) == 0 && first.elapsed() < Duration::from_secs(10) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
         tokio::time::sleep(Duration::from_millis(rng.below(MAX_KILL_MS + 1))).await;
         killed.store(true, Ordering::SeqCst);
         daemon.kill9();
