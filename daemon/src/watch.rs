@@ -6,8 +6,11 @@
 //! whose directory is deleted and created again is picked up again; when a directory does not
 //! exist yet, its nearest existing ancestor is watched until it does.
 //!
-//! Events are coalesced for a few milliseconds so a burst (write + chmod + rename) costs one
-//! reload, and a reader never parses a file another process is half-way through writing.
+//! An event that ends a write of a home's file — a rename onto it (huggingface_hub, editors and
+//! we write that way), a close after writing it in place, its removal — reloads at once: the file
+//! is whole. Anything else (a bare modification, a new directory) is coalesced for a few
+//! milliseconds, so a burst costs one reload and a reader never parses a file another process is
+//! half-way through writing.
 
 use crate::home::Home;
 use crate::homes::Homes;
@@ -93,9 +96,15 @@ fn event_loop(rx: mpsc::Receiver<notify::Result<notify::Event>>, homes: Weak<Hom
         for home in affected(&homes, std::slice::from_ref(&first)) {
             home.mark_dirty();
         }
+        let mut complete = first.as_ref().is_ok_and(|e| completes_write(&homes, e));
         let mut events = vec![first];
         let start = Instant::now();
         loop {
+            if complete {
+                // Take what is already queued, without waiting for more.
+                events.extend(rx.try_iter());
+                break;
+            }
             let left = MAX_DELAY.saturating_sub(start.elapsed()).min(SETTLE);
             if left.is_zero() {
                 break;
@@ -105,6 +114,7 @@ fn event_loop(rx: mpsc::Receiver<notify::Result<notify::Event>>, homes: Weak<Hom
                     for home in affected(&homes, std::slice::from_ref(&e)) {
                         home.mark_dirty();
                     }
+                    complete = e.as_ref().is_ok_and(|e| completes_write(&homes, e));
                     events.push(e);
                 }
                 Err(RecvTimeoutError::Timeout) => break,
@@ -137,8 +147,23 @@ fn affected(homes: &Homes, events: &[notify::Result<notify::Event>]) -> Vec<Arc<
 
 /// Is `path` one of the home's files, or a directory on the way to them?
 fn concerns(home: &Home, path: &Path) -> bool {
-    let files = [home.paths.token.clone(), home.paths.stored_tokens.clone(), home.paths.active_name_file()];
-    files.iter().any(|f| f.as_path() == path) || home.dirs().iter().any(|dir| dir.starts_with(path))
+    is_file_of(home, path) || home.dirs().iter().any(|dir| dir.starts_with(path))
+}
+
+fn is_file_of(home: &Home, path: &Path) -> bool {
+    path == home.paths.token || path == home.paths.stored_tokens || path == home.paths.active_name_file()
+}
+
+/// Does this event end a write of some home's file (so the file is whole now)?
+fn completes_write(homes: &Homes, event: &notify::Event) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
+    let ends = matches!(
+        event.kind,
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+            | EventKind::Remove(_)
+    );
+    ends && homes.all().iter().any(|home| event.paths.iter().any(|p| is_file_of(home, p)))
 }
 
 /// Opens and reads change nothing; our own reloads open the files, so counting them would make
