@@ -100,16 +100,54 @@ impl Home {
     /// Re-reads the files; publishes what changed. Blocking. Returns whether anything did.
     ///
     /// In keyring mode a token file deleted by another program (its keyring section still there)
-    /// is written again from the keyring's secret: see [`Home::restore_active`].
+    /// is written again from the keyring's secret (see [`Home::restore_active`]); without the
+    /// mirror, a token file holding a keyring-held token is replaced by its name (see
+    /// [`Home::unmirror`]).
     pub fn reload(&self) -> bool {
         // One reload at a time: a read that started later publishes later, so an older read
         // can never overwrite a newer one (a client's acknowledged write would vanish).
         let _one = self.reload_lock.lock().unwrap_or_else(|e| e.into_inner());
         let changed = self.reload_files();
-        if self.restore_active() {
+        let rewritten = if self.keyring_settings.mirror_token_file { self.restore_active() } else { self.unmirror() };
+        if rewritten {
             self.reload_files();
         }
         changed
+    }
+
+    /// Without the mirror: a token file holding a keyring-held token (the mirror written before
+    /// `mirror_token_file` was turned off) is replaced by the token's name, so no secret stays
+    /// on disk. Known once the keyring's secrets are read (a home's first use reads them).
+    fn unmirror(&self) -> bool {
+        let snapshot = self.snapshot();
+        let Ok(Some(token)) = &snapshot.active else { return false };
+        if snapshot.keyring_active.is_some() {
+            return false;
+        }
+        let keyring_section =
+            |stored: &crate::store::ini::IniFile, name: &str| stored.get(name).is_some_and(is_keyring_section);
+        let Some(name) = self.vault.name_of(token).filter(|n| keyring_section(&snapshot.stored.file, n)) else {
+            return false;
+        };
+        let written = disk::update(&self.paths, |edit| {
+            let wanted = edit.active.as_ref() == Some(token) && keyring_section(edit.stored, &name);
+            if wanted {
+                edit.change = ActiveChange::Name(name.clone());
+            }
+            Ok::<_, disk::StoreError>(wanted)
+        });
+        match written {
+            Ok((wanted, _)) => {
+                if wanted {
+                    tracing::info!(home = %self.paths.token.display(), %name, "mirror_token_file = false: replaced the token file by the active token's name");
+                }
+                wanted
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not remove the token file's copy of a keyring-held token");
+                false
+            }
+        }
     }
 
     /// Follows which keyring token is active; when the token file is gone but the section of the
@@ -117,9 +155,6 @@ impl Home {
     /// re-checked there). Our own logouts remove the section in the same locked write that deletes
     /// the token file, so they are never undone. Returns whether it wrote the file.
     fn restore_active(&self) -> bool {
-        if !self.keyring_settings.mirror_token_file {
-            return false; // no token file to restore: the active-name file says who is active
-        }
         let snapshot = self.snapshot();
         let keyring_section = |name: &str| snapshot.stored.file.get(name).is_some_and(is_keyring_section);
         match &snapshot.active {
@@ -168,7 +203,7 @@ impl Home {
         let mut fresh = disk::read(&self.paths);
         self.fill_keyring_active(&mut fresh);
         let mut guard = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
-        let active_changed = guard.active != fresh.active;
+        let active_changed = guard.active != fresh.active || guard.keyring_active != fresh.keyring_active;
         let stored_changed = guard.stored != fresh.stored;
         if !active_changed && !stored_changed {
             return false;

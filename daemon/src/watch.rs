@@ -7,8 +7,7 @@
 //! exist yet, its nearest existing ancestor is watched until it does.
 //!
 //! An event that ends a write of a home's file — a rename onto it (huggingface_hub, editors and
-//! we write that way), a close after writing it in place, its removal — reloads at once: the file
-//! is whole. Anything else (a bare modification, a new directory) is coalesced for a few
+//! we write that way), a close after writing it in place — reloads at once: the file is whole. Anything else (a bare modification, a new directory) is coalesced for a few
 //! milliseconds, so a burst costs one reload and a reader never parses a file another process is
 //! half-way through writing.
 
@@ -157,11 +156,12 @@ fn is_file_of(home: &Home, path: &Path) -> bool {
 /// Does this event end a write of some home's file (so the file is whole now)?
 fn completes_write(homes: &Homes, event: &notify::Event) -> bool {
     use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
+    // Not removals: they come in bursts (a logout deletes both files), and a reload between two of
+    // them would see half a logout (and, in keyring mode, restore the token file).
     let ends = matches!(
         event.kind,
         EventKind::Access(AccessKind::Close(AccessMode::Write))
             | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
-            | EventKind::Remove(_)
     );
     ends && homes.all().iter().any(|home| event.paths.iter().any(|p| is_file_of(home, p)))
 }

@@ -383,8 +383,32 @@ async fn without_the_mirror_no_secret_is_on_disk_and_resolve_reads_the_keyring()
     );
 
     // A daemon with nothing in memory finds the active token in the keyring by its name.
-    let fresh = TestDaemon::start_with(config).await;
+    let fresh = TestDaemon::start_with(config.clone()).await;
     assert_eq!(resolved(&fresh, &home).await, (WORK.to_owned(), kr));
+    drop(fresh);
+
+    // Turning the mirror off later: the token file an earlier (mirroring) daemon wrote is
+    // replaced by the name as soon as a daemon without the mirror opens the home.
+    let other = TestHome::new(&hub.endpoint());
+    let mirroring = TestDaemon::start_with(keyring_config()).await;
+    login(&mirroring, &other, WORK).await.unwrap();
+    assert_eq!(other.token_file().unwrap(), WORK.as_bytes());
+    mirroring.stop().await.unwrap(); // not just signalled: a mirroring daemon would restore the file
+    let fresh = TestDaemon::start_with(config).await;
+    resolve(&fresh, &other).await;
+    let unmirrored = eventually(Duration::from_secs(5), || async {
+        other.token_file().is_none() && resolved(&fresh, &other).await == (WORK.to_owned(), kr)
+    })
+    .await;
+    assert!(
+        unmirrored.is_some(),
+        "the plain-text copy stayed: token file {:?}, resolved {:?}",
+        other.token_file().map(|t| t.len()),
+        resolved(&fresh, &other).await.1
+    );
+    assert_eq!(std::fs::read_to_string(other.hf_home().join(".hf-auth-active")).unwrap(), "work-token");
+    let mut f = fresh.client().await;
+    f.logout(pb::LogoutRequest { context: other.context(), token_name: None }).await.unwrap();
     drop(fresh);
 
     // What the warning says: huggingface_hub finds no token.
