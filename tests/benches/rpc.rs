@@ -194,8 +194,9 @@ fn watch(
     r.section(
         "6. Change propagation",
         "A temp file written beside the token file and renamed over it (as huggingface_hub and \
-         editors write), until `Watch` delivers ACTIVE_CHANGED. The daemon coalesces file events \
-         for 8 ms (SETTLE in daemon/src/watch.rs) so a burst costs one reload.",
+         editors write), until `Watch` delivers ACTIVE_CHANGED. A rename onto a home's file (or a \
+         close after writing it) reloads at once; other events are coalesced for 8 ms (SETTLE in \
+         daemon/src/watch.rs) so a burst costs one reload.",
     );
     let token_file = world.hf_home().join("token");
     let w = runtime.block_on(footprint::propagation(&daemon.socket, ctx, &token_file, writes))?;
