@@ -226,7 +226,8 @@ impl Home {
 
     /// Without the mirror, the active token is the keyring secret named by the active-name file
     /// (read once, then from memory). A name whose section is gone or no longer keyring-held
-    /// means nobody is active; a keyring that cannot answer is the active token's error.
+    /// means nobody is active; a keyring that cannot answer is the active token's error, and the
+    /// home stays dirty so the next request asks the keyring again (it may be unlocked by then).
     fn fill_keyring_active(&self, fresh: &mut Snapshot) {
         let Some(name) = &fresh.keyring_active else { return };
         if !fresh.stored.file.get(name).is_some_and(is_keyring_section) {
@@ -235,7 +236,10 @@ impl Home {
         }
         fresh.active = match self.keyring().get(name) {
             Ok(token) => Ok(Some(token)),
-            Err(e) => Err(e.to_string()),
+            Err(e) => {
+                self.mark_dirty();
+                Err(e.to_string())
+            }
         };
     }
 

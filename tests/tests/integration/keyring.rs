@@ -545,6 +545,50 @@ async fn a_locked_keyring_fails_clearly_and_writes_no_secret() {
     assert!(!w.stored_file().unwrap_or_default().contains("read-token"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_mirror_a_locked_keyring_fails_clearly_then_recovers_once_unlocked() {
+    if !keyring_session() {
+        return;
+    }
+    let hub = hub().await;
+    let mut w = keyring_world(&hub.endpoint());
+    let config = w.dir.path().join("config/hf-auth/config.toml");
+    std::fs::write(&config, "storage = \"keyring\"\nmirror_token_file = false\n").unwrap();
+    // Its own keyring session, as above. The daemon is restarted after the lock so that it has
+    // nothing in memory and must ask the keyring. Unlocking needs a prompt, which a headless
+    // session cannot show: the keyring daemon is restarted with the password instead (as a
+    // desktop login does), which unlocks the same collection.
+    let script = format!(
+        "set -u\n\
+         {hf} login --token {WORK} >/dev/null 2>&1 || echo LOGIN-FAILED\n\
+         {hf} daemon stop >/dev/null 2>&1\n\
+         dbus-send --session --dest=org.freedesktop.secrets --print-reply /org/freedesktop/secrets \
+           org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null\n\
+         {hf} token; echo \"locked-exit=$?\"\n\
+         pid=$(dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+           org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets | awk '/uint32/ {{print $2}}')\n\
+         kill \"$pid\"; sleep 0.3\n\
+         printf %s hf-auth-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null; sleep 0.5\n\
+         {hf} token; echo \"unlocked-exit=$?\"\n\
+         {hf} logout >/dev/null 2>&1\n\
+         {hf} daemon stop >/dev/null 2>&1\n",
+        hf = bin("hf-auth").display()
+    );
+    let session = python::workspace_root().join("tests/keyring-session.sh");
+    w.unset_env("DBUS_SESSION_BUS_ADDRESS");
+    let r = w.run_program(&session, &["sh", "-c", &script], None).await;
+    let (out, err) = (r.stdout(), r.stderr());
+    assert!(!out.contains("LOGIN-FAILED"), "{out}\n{err}");
+    assert!(out.contains("locked-exit=1"), "{out}\n{err}");
+    assert!(
+        err.contains("The keyring is locked; unlock it and retry.")
+            || err.contains("The keyring did not answer within"),
+        "{err}"
+    );
+    assert!(out.contains(&format!("{WORK}\nunlocked-exit=0")), "the next request asks the keyring again: {out}\n{err}");
+    assert!(files_containing(&w.hf_home(), WORK).is_empty(), "a plain-text secret was written");
+}
+
 /// Runs everywhere: no D-Bus session at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_dbus_session_fails_clearly_and_writes_no_secret() {
