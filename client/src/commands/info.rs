@@ -14,6 +14,9 @@ pub async fn list(s: &Session) -> CmdResult {
         s.out.print(&list_json(&r).to_string());
         return Ok(());
     }
+    if !r.stored_tokens_problem.is_empty() {
+        s.out.warn(&format!("Warning: {} ({})", r.stored_tokens_problem, r.stored_tokens_path));
+    }
     if r.tokens.is_empty() {
         if r.env_token_var.is_empty() {
             s.out.info("No access tokens found.");
@@ -137,6 +140,7 @@ fn list_json(r: &pb::ListResponse) -> Value {
     json!({
         "tokens": tokens,
         "env_token": if r.env_token_var.is_empty() { Value::Null } else { Value::from(r.env_token_var.clone()) },
+        "stored_tokens_problem": (!r.stored_tokens_problem.is_empty()).then_some(&r.stored_tokens_problem),
     })
 }
 

@@ -127,6 +127,7 @@ pub(super) async fn list(daemon: &Arc<Daemon>, req: pb::ListRequest) -> Result<p
         tokens,
         env_token_var: ctx.env_token_cleaned().map(|(_, v)| v.name().to_owned()).unwrap_or_default(),
         stored_tokens_path: ctx.paths.stored_tokens.display().to_string(),
+        stored_tokens_problem: snapshot.stored.problem.as_ref().map(ToString::to_string).unwrap_or_default(),
     })
 }
 

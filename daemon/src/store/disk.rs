@@ -38,6 +38,23 @@ pub enum StoredProblem {
     Unreadable(String),
 }
 
+impl std::fmt::Display for StoredProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Corrupt(why) => write!(
+                f,
+                "stored_tokens could not be parsed ({why}); its tokens are not listed. It is left as it is, and \
+                 backed up beside itself before anything rewrites it."
+            ),
+            Self::ForeignJson => f.write_str(
+                "stored_tokens is in another tool's JSON layout; its tokens are listed, and the next write backs \
+                 it up and rewrites it in huggingface_hub's format.",
+            ),
+            Self::Unreadable(why) => write!(f, "stored_tokens cannot be read ({why}); nothing will be written to it."),
+        }
+    }
+}
+
 /// `stored_tokens` as read: the sections we could read, and what was wrong, if anything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stored {

@@ -142,6 +142,13 @@ async fn bad_stored_tokens_files_get_clear_answers_and_are_never_destroyed() {
         let l = timed(case, c.list(pb::ListRequest { context: Some(ctx.clone()) })).await;
         let l = l.unwrap_or_else(|e| panic!("{case}: List failed: {e:?}")).into_inner();
         assert!(l.tokens.is_empty(), "{case}: List shows {:?}", l.tokens);
+        // ... but never a silent one: the answer says why, and what will happen to the file.
+        let problem = &l.stored_tokens_problem;
+        let expected = match login {
+            Login::Refused => "cannot be read",
+            Login::BacksUp => "backed up beside itself before anything rewrites it",
+        };
+        assert!(problem.starts_with("stored_tokens ") && problem.contains(expected), "{case}: {problem:?}");
         assert_good_home_served(&mut c, &good, case).await;
 
         let r = timed(case, c.login(pb::LoginRequest { context: Some(ctx.clone()), token: FRESH.into() })).await;
