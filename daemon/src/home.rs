@@ -3,6 +3,7 @@
 //! writes keep it current.
 
 use crate::store::disk::{self, ActiveChange, Snapshot};
+use crate::store::ini::IniFile;
 use crate::store::keyring::{Keyring, KeyringSettings, Vault, is_keyring_section};
 use hf_auth_proto::{HomePaths, Token};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -124,30 +125,16 @@ impl Home {
         if snapshot.keyring_active.is_some() {
             return false;
         }
-        let keyring_section =
-            |stored: &crate::store::ini::IniFile, name: &str| stored.get(name).is_some_and(is_keyring_section);
-        let Some(name) = self.vault.name_of(token).filter(|n| keyring_section(&snapshot.stored.file, n)) else {
+        let Some(name) = self.vault.name_of(token).filter(|n| keyring_held(&snapshot.stored.file, n)) else {
             return false;
         };
-        let written = disk::update(&self.paths, |edit| {
-            let wanted = edit.active.as_ref() == Some(token) && keyring_section(edit.stored, &name);
-            if wanted {
-                edit.change = ActiveChange::Name(name.clone());
-            }
-            Ok::<_, disk::StoreError>(wanted)
-        });
-        match written {
-            Ok((wanted, _)) => {
-                if wanted {
-                    tracing::info!(home = %self.paths.token.display(), %name, "mirror_token_file = false: replaced the token file by the active token's name");
-                }
-                wanted
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not remove the token file's copy of a keyring-held token");
-                false
-            }
-        }
+        self.rewrite_active(
+            &format!("replaced the token file by the name of `{name}` (mirror_token_file = false)"),
+            |edit| {
+                (edit.active.as_ref() == Some(token) && keyring_held(edit.stored, &name))
+                    .then(|| ActiveChange::Name(name.clone()))
+            },
+        )
     }
 
     /// Follows which keyring token is active; when the token file is gone but the section of the
@@ -156,46 +143,53 @@ impl Home {
     /// the token file, so they are never undone. Returns whether it wrote the file.
     fn restore_active(&self) -> bool {
         let snapshot = self.snapshot();
-        let keyring_section = |name: &str| snapshot.stored.file.get(name).is_some_and(is_keyring_section);
         match &snapshot.active {
             Ok(Some(token)) => {
-                let name = self.vault.name_of(token).filter(|n| keyring_section(n));
+                let name = self.vault.name_of(token).filter(|n| keyring_held(&snapshot.stored.file, n));
                 self.vault.set_last_active(name.map(|n| (n, token.clone())));
                 false
             }
             Ok(None) => {
-                let Some((name, token)) = self.vault.last_active().filter(|(n, _)| keyring_section(n)) else {
-                    return false;
-                };
-                let written = disk::update(&self.paths, |edit| {
-                    let wanted = edit.active.is_none() && edit.stored.get(&name).is_some_and(is_keyring_section);
-                    if wanted {
-                        edit.change = ActiveChange::Write(token.clone());
-                    }
-                    Ok::<_, disk::StoreError>(wanted)
-                });
-                match written {
-                    Ok((true, _)) => {
-                        tracing::info!(home = %self.paths.token.display(), %name, "token file deleted by another program; restored it from the keyring");
-                        true
-                    }
-                    Ok((false, _)) => false,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not restore the token file from the keyring");
-                        false
-                    }
-                }
+                let last = self.vault.last_active().filter(|(n, _)| keyring_held(&snapshot.stored.file, n));
+                let Some((name, token)) = last else { return false };
+                let done = format!("token file deleted by another program; restored `{name}` from the keyring");
+                self.rewrite_active(&done, |edit| {
+                    (edit.active.is_none() && keyring_held(edit.stored, &name))
+                        .then(|| ActiveChange::Write(token.clone()))
+                })
             }
             Err(_) => false,
+        }
+    }
+
+    /// Changes the token file under the lock if `wanted` still asks for it there (the files may
+    /// have moved on since the snapshot). Returns whether it did; logs it as `done`.
+    fn rewrite_active(&self, done: &str, wanted: impl FnOnce(&disk::Edit<'_>) -> Option<ActiveChange>) -> bool {
+        let result = disk::update(&self.paths, |edit| {
+            let change = wanted(edit);
+            let rewrite = change.is_some();
+            edit.change = change.unwrap_or_default();
+            Ok::<_, disk::StoreError>(rewrite)
+        });
+        match result {
+            Ok((rewrite, _)) => {
+                if rewrite {
+                    tracing::info!(home = %self.paths.token.display(), "{done}");
+                }
+                rewrite
+            }
+            Err(e) => {
+                tracing::warn!(home = %self.paths.token.display(), error = %e, "could not do this: {done}");
+                false
+            }
         }
     }
 
     /// The name of the stored token equal to `token`: a file section's `hf_token`, else a keyring
     /// section whose secret has been read.
     pub fn name_of(&self, snapshot: &Snapshot, token: &Token) -> Option<String> {
-        crate::resolve::name_of(snapshot, token).or_else(|| {
-            self.vault.name_of(token).filter(|n| snapshot.stored.file.get(n).is_some_and(is_keyring_section))
-        })
+        crate::resolve::name_of(snapshot, token)
+            .or_else(|| self.vault.name_of(token).filter(|n| keyring_held(&snapshot.stored.file, n)))
     }
 
     fn reload_files(&self) -> bool {
@@ -230,7 +224,7 @@ impl Home {
     /// home stays dirty so the next request asks the keyring again (it may be unlocked by then).
     fn fill_keyring_active(&self, fresh: &mut Snapshot) {
         let Some(name) = &fresh.keyring_active else { return };
-        if !fresh.stored.file.get(name).is_some_and(is_keyring_section) {
+        if !keyring_held(&fresh.stored.file, name) {
             fresh.keyring_active = None;
             return;
         }
@@ -269,4 +263,9 @@ impl Home {
         dirs.dedup();
         dirs
     }
+}
+
+/// Is `name` a section of `stored` whose secret is in the keyring?
+fn keyring_held(stored: &IniFile, name: &str) -> bool {
+    stored.get(name).is_some_and(is_keyring_section)
 }
