@@ -273,12 +273,16 @@ async fn a_symlink_to_another_users_file_is_refused_and_left_alone() {
         .arg(&socket)
         .arg("--print-ready")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(t.path().join("daemon.log")).unwrap())
         .spawn()
         .unwrap();
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(daemon.stdout.take().unwrap()), &mut line).unwrap();
-    assert!(line.starts_with("ready"), "hf-authd did not start as nobody: {line:?}");
+    assert!(
+        line.starts_with("ready"),
+        "hf-authd did not start as nobody: {line:?}; its stderr: {}",
+        std::fs::read_to_string(t.path().join("daemon.log")).unwrap_or_default()
+    );
     let run_cli = |args: &[&str]| {
         let mut cmd = as_nobody(&bin("hf-auth"));
         cmd.args(args);
