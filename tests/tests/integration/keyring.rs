@@ -4,9 +4,15 @@
 //! The script sets `HF_AUTH_KEYRING_SESSION=1`; without it these tests are skipped locally (so a
 //! plain `cargo test` never touches your desktop keyring) and fail under `CI=true`. The one test
 //! about a missing D-Bus session needs no keyring and always runs.
+//!
+//! - here: login/list/switch/logout, migrate both ways (and interrupted), restoring a deleted
+//!   token file, the CLI's storage commands with Python reading the mirror;
+//! - [`oauth`]: browser logins and their refresh, inside the keyring;
+//! - [`no_mirror`]: `mirror_token_file = false`, no secret on disk at all;
+//! - [`unavailable`]: a locked keyring, no D-Bus session: clear errors, no plain-text fallback.
 
 use hf_auth_proto::pb;
-use hf_auth_tests::fake_hub::{Account, DeviceResponse, FakeHub, RefreshStep, TOKEN, TokenStep};
+use hf_auth_tests::fake_hub::{Account, FakeHub};
 use hf_auth_tests::harness::{TestDaemon, TestHome, eventually};
 use hf_auth_tests::procs::{World, bin};
 use hf_auth_tests::python;
@@ -14,6 +20,10 @@ use hf_authd::config::{Config, StorageMode};
 use hf_authd::store::keyring::{KeyringError, KeyringSettings, Secret, Vault};
 use std::path::Path;
 use std::time::Duration;
+
+mod no_mirror;
+mod oauth;
+mod unavailable;
 
 const WORK: &str = "hf_valid_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 const READ: &str = "hf_read_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
@@ -216,94 +226,6 @@ async fn migrate_both_ways_keeps_every_token_and_survives_interruption() {
     assert_eq!(names, vec![("read-token".into(), f), ("work-token".into(), f)]);
 }
 
-/// The whole keyring entry of a token of `home` (access and refresh token), read afresh.
-fn secret_in_keyring(hf_home: &Path, name: &str) -> Option<(String, Option<String>)> {
-    let dir = std::fs::canonicalize(hf_home).expect("canonical home");
-    let paths = hf_auth_proto::HomePaths { token: dir.join("token"), stored_tokens: dir.join("stored_tokens") };
-    let vault = Vault::default();
-    let kr = vault.keyring(&paths, KeyringSettings::default());
-    match kr.get_secret(name) {
-        Ok(s) => Some((s.token.expose().to_owned(), s.refresh.map(|r| r.expose().to_owned()))),
-        Err(KeyringError::Missing(_)) => None,
-        Err(e) => panic!("keyring: {e}"),
-    }
-}
-
-fn expires_at_of(stored: &str) -> i64 {
-    stored.lines().find_map(|l| l.strip_prefix("expires_at = ")).expect("expires_at").parse().expect("an integer")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oauth_tokens_live_in_the_keyring_and_are_refreshed_there() {
-    if !keyring_session() {
-        return;
-    }
-    let hub = hub().await;
-    // A browser login whose token expires within the refresh margin: stored, then refreshed.
-    hub.set_device_response(DeviceResponse::with_interval(0));
-    hub.script_device_flow(vec![TokenStep::Success {
-        access_token: "hf_oauth_K1".into(),
-        refresh_token: Some("rt_k1".into()),
-        expires_in: Some(3600),
-    }]);
-    hub.script_refresh(vec![RefreshStep::Success {
-        access_token: "hf_oauth_K2".into(),
-        refresh_token: Some("rt_k2".into()),
-        expires_in: 28_800,
-    }]);
-    let daemon = TestDaemon::start_with(keyring_config()).await;
-    let home = TestHome::new(&hub.endpoint());
-    let mut c = daemon.client().await;
-    let mut events = c.device_login(pb::DeviceLoginRequest { context: home.context() }).await.unwrap().into_inner();
-    let mut success = None;
-    while let Some(e) = futures_util::StreamExt::next(&mut events).await {
-        if let Some(pb::device_login_event::Event::Success(ok)) = e.unwrap().event {
-            success = Some(ok);
-        }
-    }
-    let ok = success.expect("the browser login succeeds in keyring mode");
-    assert_eq!((ok.token_name.as_str(), ok.storage), ("oauth-alice", pb::Storage::Keyring as i32));
-
-    let refreshed = eventually(Duration::from_secs(10), || async {
-        home.token_file().as_deref() == Some(b"hf_oauth_K2".as_slice())
-    })
-    .await;
-    assert!(refreshed.is_some(), "the keyring-held OAuth token was not refreshed");
-    let form = hub.last_form(TOKEN).unwrap();
-    assert!(form.contains(&("refresh_token".into(), "rt_k1".into())), "refreshed with the keyring's refresh token");
-    // The rotated pair is in the one keyring entry; the file keeps only the marker and the expiry.
-    assert_eq!(secret_in_keyring(home.hf_home(), "oauth-alice"), Some(("hf_oauth_K2".into(), Some("rt_k2".into()))));
-    let file = stored(&home);
-    let expires = expires_at_of(&file);
-    assert!((expires - refresh_now() - 28_800).abs() <= 5, "{file}");
-    assert_eq!(file, format!("[oauth-alice]\nstorage = keyring\nexpires_at = {expires}\n\n"));
-    for secret in ["rt_k1", "rt_k2", "hf_oauth_K1"] {
-        assert!(files_containing(home.dir.path(), secret).is_empty(), "{secret} written in plain text");
-    }
-    let t = &list(&daemon, &home).await.tokens[0];
-    assert_eq!((t.storage, t.refresh_state), (pb::Storage::Keyring as i32, pb::RefreshState::Scheduled as i32));
-    assert!(t.active && t.expires_at == expires.to_string());
-
-    // Back to the file: Python's section, key for key; and into the keyring again.
-    let r = migrate(&daemon, &home, pb::Storage::File).await;
-    assert_eq!((r.moved, r.already), (1, 0));
-    assert_eq!(
-        stored(&home),
-        format!("[oauth-alice]\nhf_token = hf_oauth_K2\nrefresh_token = rt_k2\nexpires_at = {expires}\n\n")
-    );
-    assert_eq!(entries_of(home.hf_home()), 0);
-    let r = migrate(&daemon, &home, pb::Storage::Keyring).await;
-    assert_eq!((r.moved, r.already), (1, 0));
-    assert_eq!(stored(&home), file);
-    assert_eq!(secret_in_keyring(home.hf_home(), "oauth-alice").unwrap().1.as_deref(), Some("rt_k2"));
-    c.logout(pb::LogoutRequest { context: home.context(), token_name: None }).await.unwrap();
-    assert_eq!(entries_of(home.hf_home()), 0);
-}
-
-fn refresh_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_token_file_is_restored_but_a_logout_is_not_undone() {
     if !keyring_session() {
@@ -345,117 +267,33 @@ async fn resolved(daemon: &TestDaemon, home: &TestHome) -> (String, pb::TokenSou
     (r.token, pb::TokenSource::try_from(r.source).unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_the_mirror_no_secret_is_on_disk_and_resolve_reads_the_keyring() {
-    if !keyring_session() {
-        return;
+/// The whole keyring entry of a token of `home` (access and refresh token), read afresh.
+fn secret_in_keyring(hf_home: &Path, name: &str) -> Option<(String, Option<String>)> {
+    let dir = std::fs::canonicalize(hf_home).expect("canonical home");
+    let paths = hf_auth_proto::HomePaths { token: dir.join("token"), stored_tokens: dir.join("stored_tokens") };
+    let vault = Vault::default();
+    let kr = vault.keyring(&paths, KeyringSettings::default());
+    match kr.get_secret(name) {
+        Ok(s) => Some((s.token.expose().to_owned(), s.refresh.map(|r| r.expose().to_owned()))),
+        Err(KeyringError::Missing(_)) => None,
+        Err(e) => panic!("keyring: {e}"),
     }
-    let hub = hub().await;
-    let config = Config { mirror_token_file: false, ..keyring_config() };
-    let daemon = TestDaemon::start_with(config.clone()).await;
-    let home = TestHome::new(&hub.endpoint());
-    let active_file = home.hf_home().join(".hf-auth-active");
-    let active_name = || std::fs::read_to_string(&active_file).ok();
-    let no_plain_text =
-        || files_containing(home.dir.path(), WORK).is_empty() && files_containing(home.dir.path(), READ).is_empty();
-    let kr = pb::TokenSource::Keyring;
+}
 
-    login(&daemon, &home, WORK).await.unwrap();
-    login(&daemon, &home, READ).await.unwrap();
-    assert!(home.token_file().is_none(), "no token file without the mirror");
-    assert_eq!(active_name().as_deref(), Some("read-token"));
-    assert!(no_plain_text(), "a secret was written in plain text");
-    let r = resolve(&daemon, &home).await;
-    assert_eq!((r.token.as_str(), r.name.as_str(), r.source), (READ, "read-token", kr as i32));
+/// Runs `script` in a keyring session of its own (locking the shared one would fail the tests
+/// running beside it), every step inside it: the daemon the CLI autostarts lives on that bus.
+/// Returns its stdout and stderr.
+async fn in_own_keyring_session(w: &mut World, script: &str) -> (String, String) {
+    let session = python::workspace_root().join("tests/keyring-session.sh");
+    w.unset_env("DBUS_SESSION_BUS_ADDRESS");
+    let r = w.run_program(&session, &["sh", "-c", script], None).await;
+    (r.stdout(), r.stderr())
+}
 
-    // Switch changes only the name.
-    let mut c = daemon.client().await;
-    c.switch(pb::SwitchRequest { context: home.context(), token_name: "work-token".into() }).await.unwrap();
-    assert_eq!(active_name().as_deref(), Some("work-token"));
-    assert_eq!(resolved(&daemon, &home).await, (WORK.to_owned(), kr));
-    assert!(home.token_file().is_none() && no_plain_text());
-    let l = list(&daemon, &home).await;
-    assert_eq!(l.tokens.iter().filter(|t| t.active).map(|t| t.name.as_str()).collect::<Vec<_>>(), ["work-token"]);
-    let st = c.status(pb::StatusRequest { context: home.context() }).await.unwrap().into_inner();
-    assert_eq!(
-        (st.active_source, st.active_storage, st.active_name.as_str()),
-        (kr as i32, pb::Storage::Keyring as i32, "work-token")
-    );
-
-    // A daemon with nothing in memory finds the active token in the keyring by its name.
-    let fresh = TestDaemon::start_with(config.clone()).await;
-    assert_eq!(resolved(&fresh, &home).await, (WORK.to_owned(), kr));
-    drop(fresh);
-
-    // Turning the mirror off later: the token file an earlier (mirroring) daemon wrote is
-    // replaced by the name as soon as a daemon without the mirror opens the home.
-    let other = TestHome::new(&hub.endpoint());
-    let mirroring = TestDaemon::start_with(keyring_config()).await;
-    login(&mirroring, &other, WORK).await.unwrap();
-    assert_eq!(other.token_file().unwrap(), WORK.as_bytes());
-    mirroring.stop().await.unwrap(); // not just signalled: a mirroring daemon would restore the file
-    let fresh = TestDaemon::start_with(config).await;
-    resolve(&fresh, &other).await;
-    let unmirrored = eventually(Duration::from_secs(5), || async {
-        other.token_file().is_none() && resolved(&fresh, &other).await == (WORK.to_owned(), kr)
-    })
-    .await;
-    assert!(
-        unmirrored.is_some(),
-        "the plain-text copy stayed: token file {:?}, resolved {:?}",
-        other.token_file().map(|t| t.len()),
-        resolved(&fresh, &other).await.1
-    );
-    assert_eq!(std::fs::read_to_string(other.hf_home().join(".hf-auth-active")).unwrap(), "work-token");
-    let mut f = fresh.client().await;
-    f.logout(pb::LogoutRequest { context: other.context(), token_name: None }).await.unwrap();
-    drop(fresh);
-
-    // What the warning says: huggingface_hub finds no token.
-    if let Some(py) = python::python() {
-        let hf = home.hf_home().display().to_string();
-        let out = python::run_ok(
-            &py,
-            "from huggingface_hub import get_token; print(get_token())",
-            &[("HF_HOME", hf.as_str()), ("HOME", hf.as_str())],
-        );
-        assert_eq!(out.trim(), "None");
-    }
-
-    // A token file written by another program (huggingface_hub's login) wins while it exists.
-    home.write_token(b"hf_python_login");
-    let file_wins = eventually(Duration::from_secs(5), || async {
-        resolved(&daemon, &home).await == ("hf_python_login".to_owned(), pb::TokenSource::File)
-    })
-    .await;
-    assert!(file_wins.is_some());
-    std::fs::remove_file(&home.ctx.paths.token).unwrap();
-    let back =
-        eventually(Duration::from_secs(5), || async { resolved(&daemon, &home).await == (WORK.to_owned(), kr) }).await;
-    assert!(back.is_some(), "the keyring token is active again");
-
-    // Logging out of the active token leaves nobody active.
-    let r = c
-        .logout(pb::LogoutRequest { context: home.context(), token_name: Some("work-token".into()) })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(r.active_deleted);
-    assert_eq!(active_name(), None);
-    assert_eq!(resolved(&daemon, &home).await, (String::new(), pb::TokenSource::None));
-
-    // To the file and back: the token file holds the active token exactly while the secrets are in the file.
-    c.switch(pb::SwitchRequest { context: home.context(), token_name: "read-token".into() }).await.unwrap();
-    migrate(&daemon, &home, pb::Storage::File).await;
-    assert_eq!(home.token_file().unwrap(), READ.as_bytes());
-    assert_eq!(active_name(), None);
-    let r = migrate(&daemon, &home, pb::Storage::Keyring).await;
-    assert!(!r.token_file_mirrored);
-    assert!(home.token_file().is_none() && no_plain_text());
-    assert_eq!(active_name().as_deref(), Some("read-token"));
-    assert_eq!(resolved(&daemon, &home).await, (READ.to_owned(), kr));
-    c.logout(pb::LogoutRequest { context: home.context(), token_name: None }).await.unwrap();
-    assert_eq!((entries_of(home.hf_home()), active_name()), (0, None));
+/// What a locked keyring must say (or, when it waits for an unlock prompt, the timeout's message).
+fn says_locked(stderr: &str) -> bool {
+    stderr.contains("The keyring is locked; unlock it and retry.")
+        || stderr.contains("The keyring did not answer within")
 }
 
 /// A world whose daemon (autostarted by the CLI) uses keyring storage on the test's D-Bus session.
@@ -509,101 +347,4 @@ async fn cli_storage_commands_and_python_reads_the_mirror() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
     assert_eq!((v["moved"].as_u64(), v["already"].as_u64()), (Some(1), Some(0)));
     w.run("hf-auth", &["logout"], None).await.ok();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_locked_keyring_fails_clearly_and_writes_no_secret() {
-    if !keyring_session() {
-        return;
-    }
-    let hub = hub().await;
-    let w = keyring_world(&hub.endpoint());
-    // Its own keyring session (locking the shared one would fail the tests running beside it),
-    // with every step inside it: the autostarted daemon lives on that bus.
-    let script = format!(
-        "set -u\n\
-         {hf} login --token {WORK} >/dev/null 2>&1 || echo LOGIN1-FAILED\n\
-         dbus-send --session --dest=org.freedesktop.secrets --print-reply /org/freedesktop/secrets \
-           org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null\n\
-         {hf} login --token {READ}; echo \"exit=$?\"\n\
-         {hf} daemon stop >/dev/null 2>&1\n",
-        hf = bin("hf-auth").display()
-    );
-    let session = python::workspace_root().join("tests/keyring-session.sh");
-    let mut w = w;
-    w.unset_env("DBUS_SESSION_BUS_ADDRESS");
-    let r = w.run_program(&session, &["sh", "-c", &script], None).await;
-    let (out, err) = (r.stdout(), r.stderr());
-    assert!(!out.contains("LOGIN1-FAILED"), "{out}\n{err}");
-    assert!(out.contains("exit=1"), "{out}\n{err}");
-    assert!(
-        err.contains("The keyring is locked; unlock it and retry.")
-            || err.contains("The keyring did not answer within"),
-        "{err}"
-    );
-    assert!(files_containing(&w.hf_home(), READ).is_empty(), "a plain-text secret was written");
-    assert!(!w.stored_file().unwrap_or_default().contains("read-token"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_the_mirror_a_locked_keyring_fails_clearly_then_recovers_once_unlocked() {
-    if !keyring_session() {
-        return;
-    }
-    let hub = hub().await;
-    let mut w = keyring_world(&hub.endpoint());
-    let config = w.dir.path().join("config/hf-auth/config.toml");
-    std::fs::write(&config, "storage = \"keyring\"\nmirror_token_file = false\n").unwrap();
-    // Its own keyring session, as above. The daemon is restarted after the lock so that it has
-    // nothing in memory and must ask the keyring. Unlocking needs a prompt, which a headless
-    // session cannot show: the keyring daemon is restarted with the password instead (as a
-    // desktop login does), which unlocks the same collection.
-    let script = format!(
-        "set -u\n\
-         {hf} login --token {WORK} >/dev/null 2>&1 || echo LOGIN-FAILED\n\
-         {hf} daemon stop >/dev/null 2>&1\n\
-         dbus-send --session --dest=org.freedesktop.secrets --print-reply /org/freedesktop/secrets \
-           org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null\n\
-         {hf} token; echo \"locked-exit=$?\"\n\
-         pid=$(dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-           org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets | awk '/uint32/ {{print $2}}')\n\
-         kill \"$pid\"; sleep 0.3\n\
-         printf %s hf-auth-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null; sleep 0.5\n\
-         {hf} token; echo \"unlocked-exit=$?\"\n\
-         {hf} logout >/dev/null 2>&1\n\
-         {hf} daemon stop >/dev/null 2>&1\n",
-        hf = bin("hf-auth").display()
-    );
-    let session = python::workspace_root().join("tests/keyring-session.sh");
-    w.unset_env("DBUS_SESSION_BUS_ADDRESS");
-    let r = w.run_program(&session, &["sh", "-c", &script], None).await;
-    let (out, err) = (r.stdout(), r.stderr());
-    assert!(!out.contains("LOGIN-FAILED"), "{out}\n{err}");
-    assert!(out.contains("locked-exit=1"), "{out}\n{err}");
-    assert!(
-        err.contains("The keyring is locked; unlock it and retry.")
-            || err.contains("The keyring did not answer within"),
-        "{err}"
-    );
-    assert!(out.contains(&format!("{WORK}\nunlocked-exit=0")), "the next request asks the keyring again: {out}\n{err}");
-    assert!(files_containing(&w.hf_home(), WORK).is_empty(), "a plain-text secret was written");
-}
-
-/// Runs everywhere: no D-Bus session at all.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_dbus_session_fails_clearly_and_writes_no_secret() {
-    let hub = hub().await;
-    let mut w = keyring_world(&hub.endpoint());
-    w.set_env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/hf-auth-test-bus");
-    let r = w.run("hf-auth", &["login", "--token", WORK], None).await;
-    assert_eq!(r.code(), 1, "{}", r.stderr());
-    assert!(
-        r.stderr()
-            .contains("The OS keyring is not available: no Secret Service on the session bus (no D-Bus session?)"),
-        "{}",
-        r.stderr()
-    );
-    assert!(r.stderr().contains("storage = \"file\""), "{}", r.stderr());
-    assert!(files_containing(&w.hf_home(), WORK).is_empty(), "a plain-text secret was written");
-    assert!(w.stored_file().is_none() && w.token_file().is_none());
 }
