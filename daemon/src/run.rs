@@ -64,7 +64,9 @@ pub fn acquire(socket: &Path) -> anyhow::Result<Bound> {
 
 /// Binds `socket`: directory checked (0700, ours, not a symlink), one daemon per socket (a lock
 /// on `<socket>.pid`), a stale socket removed only when connecting to it is refused, and the
-/// socket created 0600 (umask 0177 around bind, so it is never briefly open).
+/// socket made 0600 right after bind. In between it has the umask's mode, but it sits in a
+/// directory only we can enter (checked above), so nobody else can reach it. (Not a umask around
+/// bind: the umask is process-wide, and tests bind in a process whose other threads create files.)
 pub fn bind(socket: &Path) -> anyhow::Result<Bound> {
     let dir = socket.parent().context("the socket path has no directory")?;
     secure_fs::prepare_socket_dir(dir)?;
@@ -81,10 +83,8 @@ pub fn bind(socket: &Path) -> anyhow::Result<Bound> {
         Ok(_) => bail!("{} exists and is not a socket; refusing to replace it", socket.display()),
         Err(_) => {}
     }
-    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
-    let bound = StdListener::bind(socket);
-    rustix::process::umask(old);
-    let listener = bound.with_context(|| format!("binding {}", socket.display()))?;
+    let listener = StdListener::bind(socket).with_context(|| format!("binding {}", socket.display()))?;
+    secure_fs::make_socket_private(socket)?;
     let ino = std::fs::symlink_metadata(socket)?.ino();
     Ok(Bound { listener, created: Some((socket.to_path_buf(), ino)), _pid_lock: Some(pid_lock) })
 }

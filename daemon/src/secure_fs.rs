@@ -323,6 +323,13 @@ pub fn lock_shared_if_exists(path: &Path, timeout: Duration) -> Option<LockGuard
     }
 }
 
+/// Makes a just-bound socket usable by its owner only (0600). Call it only for a socket inside a
+/// directory [`prepare_socket_dir`] checked: until this runs, the socket has the umask's mode,
+/// and only that directory keeps others out.
+pub fn make_socket_private(socket: &Path) -> Result<(), FsError> {
+    fs::set_permissions(socket, fs::Permissions::from_mode(0o600)).map_err(io_err(socket))
+}
+
 /// Prepares the socket directory: created 0700 at mkdir time if missing; otherwise it must be a
 /// real directory (not a symlink), owned by us, and closed to group and others.
 pub fn prepare_socket_dir(dir: &Path) -> Result<(), FsError> {

@@ -108,6 +108,10 @@ async fn one_daemon_per_socket_and_stale_sockets_are_replaced() {
     assert!(socket.exists());
     let stale = TestDaemon::start_at(&socket).await;
     stale.client().await.status(pb::StatusRequest { context: None }).await.unwrap();
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::symlink_metadata(&socket).unwrap();
+    assert!(meta.file_type().is_socket(), "a socket of the new daemon's");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "the socket is its owner's only");
     // Something that is not a socket is never removed.
     let t2 = tempfile::tempdir().unwrap();
     std::fs::set_permissions(t2.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
