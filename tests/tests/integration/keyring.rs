@@ -296,6 +296,15 @@ fn says_locked(stderr: &str) -> bool {
         || stderr.contains("The keyring did not answer within")
 }
 
+/// What huggingface_hub 2.4.0's `get_token()` returns in the home `hf_home` (`"None"` for none);
+/// `None` when the venv is missing (skipped locally; `python::python` fails under CI).
+fn python_get_token(hf_home: &Path) -> Option<String> {
+    let py = python::python()?;
+    let hf = hf_home.display().to_string();
+    let code = "from huggingface_hub import get_token; print(get_token())";
+    Some(python::run_ok(&py, code, &[("HF_HOME", hf.as_str()), ("HOME", hf.as_str())]).trim().to_owned())
+}
+
 /// A world whose daemon (autostarted by the CLI) uses keyring storage on the test's D-Bus session.
 fn keyring_world(endpoint: &str) -> World {
     let mut w = World::new(endpoint);
@@ -324,14 +333,8 @@ async fn cli_storage_commands_and_python_reads_the_mirror() {
     assert!(r.stdout().contains("`work-token` from the OS keyring"), "{}", r.stdout());
     assert!(!w.stored_file().unwrap().contains(WORK));
 
-    if let Some(py) = python::python() {
-        let hf = w.hf_home().display().to_string();
-        let out = python::run_ok(
-            &py,
-            "from huggingface_hub import get_token; print(get_token())",
-            &[("HF_HOME", hf.as_str()), ("HOME", hf.as_str())],
-        );
-        assert_eq!(out.trim(), WORK);
+    if let Some(seen) = python_get_token(&w.hf_home()) {
+        assert_eq!(seen, WORK);
     }
 
     let r = w.run("hf-auth", &["storage", "migrate", "--to", "file"], None).await.ok();

@@ -69,14 +69,8 @@ async fn without_the_mirror_no_secret_is_on_disk_and_resolve_reads_the_keyring()
     drop(fresh);
 
     // What the warning says: huggingface_hub finds no token.
-    if let Some(py) = python::python() {
-        let hf = home.hf_home().display().to_string();
-        let out = python::run_ok(
-            &py,
-            "from huggingface_hub import get_token; print(get_token())",
-            &[("HF_HOME", hf.as_str()), ("HOME", hf.as_str())],
-        );
-        assert_eq!(out.trim(), "None");
+    if let Some(seen) = python_get_token(home.hf_home()) {
+        assert_eq!(seen, "None");
     }
 
     // A token file written by another program (huggingface_hub's login) wins while it exists.
