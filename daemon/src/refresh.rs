@@ -38,12 +38,12 @@ const MAX_RETRY_SECS: i64 = 3600;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Track {
     /// The last attempt failed for a reason that may pass; try again at `next_at`.
-    Retrying { refresh_key: u64, attempts: u32, next_at: i64, error: String },
+    Retrying { section_key: u64, attempts: u32, next_at: i64, error: String },
     /// `invalid_grant`: this refresh token is dead; only a new login helps.
-    NeedsLogin { refresh_key: u64, error: String },
+    NeedsLogin { section_key: u64, error: String },
     /// Refreshed (by us, or by another process we adopted from) at `at`. With the lifetime the
     /// Hub gave, a token living less than the margin is refreshed at half-life, not in a loop.
-    Refreshed { refresh_key: u64, at: i64, lifetime: Option<i64> },
+    Refreshed { section_key: u64, at: i64, lifetime: Option<i64> },
 }
 
 /// What `list` and `status` show for one OAuth section.
@@ -67,7 +67,7 @@ struct Candidate {
     /// What identifies this version of the section: its `hf_token` in the file, its `expires_at`
     /// for a keyring section. Changed under us means someone else refreshed it.
     stamp: String,
-    refresh_key: u64,
+    section_key: u64,
     expires_at: i64,
 }
 
@@ -107,7 +107,7 @@ fn candidates(home: &Home) -> Vec<Candidate> {
                 name: s.name.clone(),
                 in_keyring,
                 stamp: stamp.to_owned(),
-                refresh_key: refreshable_key(home, s)?,
+                section_key: refreshable_key(home, s)?,
                 expires_at: s.get("expires_at")?.trim().parse().ok()?,
             })
         })
@@ -147,9 +147,9 @@ impl Refresher {
     /// When a section is next due, and whether that is a retry; `None`: never (needs login).
     fn due(&self, home: &Home, name: &str, key: u64, expires_at: i64, margin: i64) -> Option<(i64, bool)> {
         match self.track(home, name) {
-            Some(Track::NeedsLogin { refresh_key, .. }) if refresh_key == key => None,
-            Some(Track::Retrying { refresh_key, next_at, .. }) if refresh_key == key => Some((next_at, true)),
-            Some(Track::Refreshed { refresh_key, at, lifetime }) if refresh_key == key => {
+            Some(Track::NeedsLogin { section_key, .. }) if section_key == key => None,
+            Some(Track::Retrying { section_key, next_at, .. }) if section_key == key => Some((next_at, true)),
+            Some(Track::Refreshed { section_key, at, lifetime }) if section_key == key => {
                 let margin = lifetime.map_or(margin, |l| margin.min(l / 2));
                 Some(((expires_at - margin).max(at + MIN_SPACING_SECS), false))
             }
@@ -184,7 +184,7 @@ impl Refresher {
         let mut next: Option<i64> = None;
         for home in daemon.homes.all() {
             for c in candidates(&home) {
-                let Some((due, _)) = self.due(&home, &c.name, c.refresh_key, c.expires_at, margin) else { continue };
+                let Some((due, _)) = self.due(&home, &c.name, c.section_key, c.expires_at, margin) else { continue };
                 if due > unix_now() {
                     next = Some(next.map_or(due, |n| n.min(due)));
                     continue;
@@ -201,12 +201,12 @@ impl Refresher {
     /// Remembers an outcome; returns when to try again, if ever.
     fn record(&self, home: &Home, c: &Candidate, outcome: Outcome) -> Option<i64> {
         match outcome {
-            Outcome::Refreshed { refresh_key, lifetime } => {
-                self.set_track(home, &c.name, Some(Track::Refreshed { refresh_key, at: unix_now(), lifetime }));
+            Outcome::Refreshed { section_key, lifetime } => {
+                self.set_track(home, &c.name, Some(Track::Refreshed { section_key, at: unix_now(), lifetime }));
                 None
             }
-            Outcome::Adopted { refresh_key } => {
-                self.set_track(home, &c.name, Some(Track::Refreshed { refresh_key, at: unix_now(), lifetime: None }));
+            Outcome::Adopted { section_key } => {
+                self.set_track(home, &c.name, Some(Track::Refreshed { section_key, at: unix_now(), lifetime: None }));
                 None
             }
             Outcome::Gone => {
@@ -215,12 +215,12 @@ impl Refresher {
             }
             Outcome::InvalidGrant(error) => {
                 tracing::warn!(name = %c.name, %error, "OAuth token could not be refreshed (session expired or revoked); run `hf-auth login`");
-                self.set_track(home, &c.name, Some(Track::NeedsLogin { refresh_key: c.refresh_key, error }));
+                self.set_track(home, &c.name, Some(Track::NeedsLogin { section_key: c.section_key, error }));
                 None
             }
             Outcome::Failed(error) => {
                 let attempts = match self.track(home, &c.name) {
-                    Some(Track::Retrying { refresh_key, attempts, .. }) if refresh_key == c.refresh_key => attempts + 1,
+                    Some(Track::Retrying { section_key, attempts, .. }) if section_key == c.section_key => attempts + 1,
                     _ => 1,
                 };
                 let delay = (FIRST_RETRY_SECS << (attempts - 1).min(10)).min(MAX_RETRY_SECS);
@@ -229,7 +229,7 @@ impl Refresher {
                 self.set_track(
                     home,
                     &c.name,
-                    Some(Track::Retrying { refresh_key: c.refresh_key, attempts, next_at, error }),
+                    Some(Track::Retrying { section_key: c.section_key, attempts, next_at, error }),
                 );
                 Some(next_at)
             }
@@ -241,12 +241,12 @@ impl Refresher {
 enum Outcome {
     /// Refreshed; the (possibly rotated) refresh token's key and the new token's lifetime.
     Refreshed {
-        refresh_key: u64,
+        section_key: u64,
         lifetime: Option<i64>,
     },
     /// Another process (huggingface_hub) refreshed it first; we adopt its result.
     Adopted {
-        refresh_key: u64,
+        section_key: u64,
     },
     /// The section is gone or no longer due.
     Gone,
@@ -275,7 +275,7 @@ async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outco
             }
             let stamp = if in_keyring { section.get("expires_at") } else { section.get("hf_token") };
             if stamp != Some(planned.as_str()) {
-                return Ok(Outcome::Adopted { refresh_key: section_key(&section).unwrap_or_default() });
+                return Ok(Outcome::Adopted { section_key: section_key(&section).unwrap_or_default() });
             }
             let Some(expires_at) = section.get("expires_at").and_then(|e| e.trim().parse::<i64>().ok()) else {
                 return Ok(Outcome::Gone);
@@ -324,7 +324,7 @@ async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outco
             if let Some(old) = &old {
                 daemon2.whoami.invalidate(&endpoint, old);
             }
-            Ok(Outcome::Refreshed { refresh_key: key, lifetime: token.expires_in })
+            Ok(Outcome::Refreshed { section_key: key, lifetime: token.expires_in })
         });
         home2.reload();
         r
