@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of hf-auth: unit tests, daemon+client tests on temporary sockets, and the
 # process-level tests against real git, a real Secret Service and the real Python
-# huggingface_hub 2.4.0. The README's test command. CI (.ci/run) installs system packages first,
-# then calls this.
+# huggingface_hub 2.4.0. The README's test command, and what CI (.ci/run) runs.
+# On a fresh machine it first installs the Debian packages the tests need (as root with apt-get;
+# otherwise it prints the command to run and stops), then the Python venv.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+tests/install-deps.sh
 tests/setup-python.sh
 # Process-level tests spawn hf-authd, hf-auth and git-credential-hf from target/debug.
 cargo build --workspace --bins --quiet

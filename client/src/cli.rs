@@ -3,9 +3,12 @@
 use crate::output::Format;
 use clap::{Args, Parser, Subcommand};
 
-/// Hugging Face Hub credentials, served by hf-authd and shared with huggingface_hub.
+/// Hugging Face Hub tokens for git, Python and every tool on this machine, served by hf-authd.
+///
+/// Log in once (`hf-auth login`), point git at it (`hf-auth setup-git`), and every program that
+/// reads huggingface_hub's token files, asks hf-authd, or runs git against the Hub gets the token.
 #[derive(Debug, Parser)]
-#[command(name = "hf-auth", version, about, propagate_version = true)]
+#[command(name = "hf-auth", version, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub output: OutputArgs,
