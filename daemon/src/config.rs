@@ -26,6 +26,9 @@ pub struct Config {
     pub mirror_token_file: bool,
     /// Refresh OAuth tokens this many seconds before they expire (huggingface_hub: one day).
     pub refresh_margin_secs: u64,
+    /// Homes kept open at once; past it the least recently used idle ones are closed (and
+    /// opened again, from the files, on their next request).
+    pub max_open_homes: usize,
     /// The file this was loaded from (or would have been: it may not exist yet). `storage migrate`
     /// writes its choice there. Not a setting.
     #[serde(skip)]
@@ -40,6 +43,7 @@ impl Default for Config {
             keyring_timeout_secs: 5,
             mirror_token_file: true,
             refresh_margin_secs: 86_400,
+            max_open_homes: crate::homes::DEFAULT_MAX_OPEN_HOMES,
             source: None,
         }
     }

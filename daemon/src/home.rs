@@ -7,8 +7,15 @@ use crate::store::ini::IniFile;
 use crate::store::keyring::{Keyring, KeyringSettings, Vault, is_keyring_section};
 use hf_auth_proto::{HomePaths, Token};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Instant;
 use tokio::sync::broadcast;
+
+/// Milliseconds on a process-wide monotonic clock: when a home was last used.
+fn now_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeKind {
@@ -40,7 +47,22 @@ pub struct Home {
     /// Keyring secrets read so far, and the keyring token last seen active.
     pub vault: Vault,
     keyring_settings: KeyringSettings,
+    /// The registry's bookkeeping: opened (read and watched) once, when it was last used, kept
+    /// open whatever the cap (the daemon's own home), closed (evicted from the registry).
+    opening: std::sync::Mutex<()>,
+    open: AtomicBool,
+    last_used_ms: AtomicU64,
+    pinned: AtomicBool,
+    closed: AtomicBool,
+    /// A repair is scheduled and has not started yet.
+    repair_pending: AtomicBool,
+    /// A watcher reload is queued and has not started yet.
+    reload_queued: AtomicBool,
 }
+
+/// How long a repair waits after the change that called for it: another program's change in
+/// several steps (`hf auth logout` deletes the token file, then `stored_tokens`) is whole by then.
+pub const REPAIR_DELAY: std::time::Duration = std::time::Duration::from_millis(300);
 
 impl Home {
     /// Opens a home by reading its files once. Blocking.
@@ -69,7 +91,61 @@ impl Home {
             changes,
             vault: Vault::default(),
             keyring_settings,
+            opening: std::sync::Mutex::new(()),
+            open: AtomicBool::new(false),
+            last_used_ms: AtomicU64::new(now_ms()),
+            pinned: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            repair_pending: AtomicBool::new(false),
+            reload_queued: AtomicBool::new(false),
         }
+    }
+
+    /// Runs `open` the first time only; later callers wait until it has run. The registry opens
+    /// a home this way outside its own lock, so a slow home delays only its own requests.
+    pub fn open_once(&self, open: impl FnOnce()) {
+        if self.is_open() {
+            return;
+        }
+        let _one = self.opening.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.is_open() {
+            open();
+            self.open.store(true, Ordering::Release);
+        }
+    }
+
+    /// Read and watched: ready to answer from memory.
+    pub fn is_open(&self) -> bool {
+        self.open.load(Ordering::Acquire)
+    }
+
+    pub fn touch(&self) {
+        self.last_used_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    pub fn last_used(&self) -> u64 {
+        self.last_used_ms.load(Ordering::Relaxed)
+    }
+
+    /// Keeps this home open past the registry's cap (the daemon's own default home).
+    pub fn pin(&self) {
+        self.pinned.store(true, Ordering::Relaxed);
+    }
+
+    /// May the registry close this home? Not while it is being opened, pinned, or watched by a
+    /// `Watch` stream.
+    pub fn closable(&self) -> bool {
+        self.is_open() && !self.pinned.load(Ordering::Relaxed) && self.events.receiver_count() == 0
+    }
+
+    /// Taken out of the registry: the watcher leaves it alone from now on.
+    pub fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Closed by the registry: no longer served, watched or refreshed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Keyring access for this home (blocking calls: from the blocking pool only).
@@ -100,20 +176,88 @@ impl Home {
 
     /// Re-reads the files; publishes what changed. Blocking. Returns whether anything did.
     ///
-    /// In keyring mode a token file deleted by another program (its keyring section still there)
-    /// is written again from the keyring's secret (see [`Home::restore_active`]); without the
-    /// mirror, a token file holding a keyring-held token is replaced by its name (see
-    /// [`Home::unmirror`]).
+    /// Reading only: nothing here writes a file, so a request that happens to reload between
+    /// two steps of another program's change (the two unlinks of `hf auth logout`) can never
+    /// undo it. Repairs are [`Home::schedule_repair`]'s, off the request path and after a pause.
     pub fn reload(&self) -> bool {
         // One reload at a time: a read that started later publishes later, so an older read
         // can never overwrite a newer one (a client's acknowledged write would vanish).
         let _one = self.reload_lock.lock().unwrap_or_else(|e| e.into_inner());
         let changed = self.reload_files();
-        let rewritten = if self.keyring_settings.mirror_token_file { self.restore_active() } else { self.unmirror() };
-        if rewritten {
-            self.reload_files();
-        }
+        self.follow_keyring_active();
         changed
+    }
+
+    /// In keyring mode, what another program left that only a write can mend: a token file
+    /// deleted while its keyring section stays (written again from the keyring, see
+    /// [`Home::restore_active`]); without the mirror, a token file holding a keyring-held token
+    /// (replaced by its name, see [`Home::unmirror`]). Checked now, done [`REPAIR_DELAY`] later
+    /// and only if still wanted then (re-checked under the lock), so the other program's change
+    /// is whole first. Blocking when there is no runtime (unit tests).
+    pub fn schedule_repair(self: &Arc<Self>) {
+        if !self.needs_repair() || self.repair_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let home = self.clone();
+        let repair = move || {
+            home.repair_pending.store(false, Ordering::Release);
+            let _one = home.reload_lock.lock().unwrap_or_else(|e| e.into_inner());
+            home.reload_files();
+            home.follow_keyring_active();
+            let rewritten =
+                if home.keyring_settings.mirror_token_file { home.restore_active() } else { home.unmirror() };
+            if rewritten {
+                home.reload_files();
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn(async move {
+                tokio::time::sleep(REPAIR_DELAY).await;
+                let _ = tokio::task::spawn_blocking(repair).await;
+            })),
+            Err(_) => repair(),
+        }
+    }
+
+    /// Reloads for the watcher: at most one queued per home (it will read whatever changed
+    /// before it starts), then schedules a repair if one is wanted. Blocking.
+    pub fn reload_queued(self: &Arc<Self>) -> Option<impl FnOnce() + Send + 'static> {
+        if self.reload_queued.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let home = self.clone();
+        Some(move || {
+            home.reload_queued.store(false, Ordering::Release);
+            if home.reload() {
+                tracing::debug!(home = %home.paths.token.display(), "home changed on disk");
+            }
+            home.schedule_repair();
+        })
+    }
+
+    /// Would [`Home::restore_active`] or [`Home::unmirror`] write something, as things stand?
+    fn needs_repair(&self) -> bool {
+        let snapshot = self.snapshot();
+        let file = &snapshot.stored.file;
+        match (&snapshot.active, self.keyring_settings.mirror_token_file) {
+            (Ok(None), true) => self.vault.last_active().is_some_and(|(n, _)| keyring_held(file, &n)),
+            (Ok(Some(token)), false) => {
+                snapshot.keyring_active.is_none() && self.vault.name_of(token).is_some_and(|n| keyring_held(file, &n))
+            }
+            _ => false,
+        }
+    }
+
+    /// Remembers which keyring token is active (memory only), so a token file deleted later can
+    /// be restored: the keyring token last seen in the token file.
+    fn follow_keyring_active(&self) {
+        let snapshot = self.snapshot();
+        if let Ok(Some(token)) = &snapshot.active
+            && self.keyring_settings.mirror_token_file
+        {
+            let name = self.vault.name_of(token).filter(|n| keyring_held(&snapshot.stored.file, n));
+            self.vault.set_last_active(name.map(|n| (n, token.clone())));
+        }
     }
 
     /// Without the mirror: a token file holding a keyring-held token (the mirror written before
@@ -137,29 +281,20 @@ impl Home {
         )
     }
 
-    /// Follows which keyring token is active; when the token file is gone but the section of the
-    /// keyring token last active is still there, writes the token file again (under the lock,
-    /// re-checked there). Our own logouts remove the section in the same locked write that deletes
+    /// When the token file is gone but the section of the keyring token last active is still
+    /// there, writes the token file again (under the lock, re-checked there). Our own logouts remove the section in the same locked write that deletes
     /// the token file, so they are never undone. Returns whether it wrote the file.
     fn restore_active(&self) -> bool {
         let snapshot = self.snapshot();
-        match &snapshot.active {
-            Ok(Some(token)) => {
-                let name = self.vault.name_of(token).filter(|n| keyring_held(&snapshot.stored.file, n));
-                self.vault.set_last_active(name.map(|n| (n, token.clone())));
-                false
-            }
-            Ok(None) => {
-                let last = self.vault.last_active().filter(|(n, _)| keyring_held(&snapshot.stored.file, n));
-                let Some((name, token)) = last else { return false };
-                let done = format!("token file deleted by another program; restored `{name}` from the keyring");
-                self.rewrite_active(&done, |edit| {
-                    (edit.active.is_none() && keyring_held(edit.stored, &name))
-                        .then(|| ActiveChange::Write(token.clone()))
-                })
-            }
-            Err(_) => false,
+        if !matches!(snapshot.active, Ok(None)) {
+            return false;
         }
+        let last = self.vault.last_active().filter(|(n, _)| keyring_held(&snapshot.stored.file, n));
+        let Some((name, token)) = last else { return false };
+        let done = format!("token file deleted by another program; restored `{name}` from the keyring");
+        self.rewrite_active(&done, |edit| {
+            (edit.active.is_none() && keyring_held(edit.stored, &name)).then(|| ActiveChange::Write(token.clone()))
+        })
     }
 
     /// Changes the token file under the lock if `wanted` still asks for it there (the files may

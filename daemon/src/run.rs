@@ -137,6 +137,7 @@ pub async fn run(
     for (paths, endpoint, client_id) in opts.preload.clone() {
         let homes = daemon.homes.clone();
         let home = tokio::task::spawn_blocking(move || homes.get(&paths)).await?;
+        home.pin();
         home.set_origin(&endpoint, &client_id);
     }
     let refresher = tokio::spawn(crate::refresh::Refresher::run(daemon.clone()));

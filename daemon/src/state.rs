@@ -45,12 +45,13 @@ impl Daemon {
             );
         }
         let keyring_settings = config.keyring_settings();
+        let max_open_homes = config.max_open_homes;
         Ok(Arc::new(Self {
             storage: std::sync::RwLock::new(config.storage),
             whoami: WhoamiCache::new(config.whoami_ttl()),
             refresher: Default::default(),
             config,
-            homes: Homes::new(keyring_settings),
+            homes: Homes::new(keyring_settings, max_open_homes),
             hub: HubClient::new()?,
             started: Instant::now(),
             socket_path,

@@ -14,6 +14,7 @@
 use crate::home::Home;
 use crate::homes::Homes;
 use notify::{RecursiveMode, Watcher as _};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, Weak};
@@ -25,13 +26,42 @@ const SETTLE: Duration = Duration::from_millis(8);
 const MAX_DELAY: Duration = Duration::from_millis(40);
 
 pub struct Watcher {
-    notify: Mutex<Option<notify::RecommendedWatcher>>,
+    state: Mutex<WatchState>,
+}
+
+/// The backend and the bookkeeping that lets a closed home's directories be unwatched: a
+/// directory is watched while at least one open home needs it (homes share parents, and two
+/// spellings of a home briefly coexist when one closes as the other opens).
+struct WatchState {
+    notify: Option<notify::RecommendedWatcher>,
+    /// Directory → how many open homes need it.
+    counts: HashMap<PathBuf, usize>,
+    /// An open home's address → the directories it asked for last.
+    by_home: HashMap<usize, Vec<PathBuf>>,
+}
+
+impl WatchState {
+    fn release(&mut self, dir: &Path) {
+        if let Some(n) = self.counts.get_mut(dir) {
+            *n -= 1;
+            if *n == 0 {
+                self.counts.remove(dir);
+                if let Some(w) = self.notify.as_mut() {
+                    let _ = w.unwatch(dir);
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Watcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Watcher").finish_non_exhaustive()
     }
+}
+
+fn home_key(home: &Home) -> usize {
+    std::ptr::from_ref(home) as usize
 }
 
 impl Watcher {
@@ -46,29 +76,65 @@ impl Watcher {
                 None
             }
         };
+        // Reloads run on the runtime's blocking pool when there is one, so one home whose
+        // lock is held by another program does not hold up the events of every other home.
+        let runtime = tokio::runtime::Handle::try_current().ok();
         std::thread::Builder::new()
             .name("hf-authd-watch".into())
-            .spawn(move || event_loop(rx, homes))
+            .spawn(move || event_loop(rx, homes, runtime))
             .map_err(|e| tracing::error!(error = %e, "could not start the watch thread"))
             .ok();
-        Self { notify: Mutex::new(notify) }
+        Self { state: Mutex::new(WatchState { notify, counts: HashMap::new(), by_home: HashMap::new() }) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, WatchState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Makes sure the directories of `home` (or their nearest existing ancestors) are watched.
+    /// Called again after changes: a directory created or re-created since is picked up.
     pub fn watch_home(&self, home: &Home) {
-        let mut guard = self.notify.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(watcher) = guard.as_mut() else { return };
-        for dir in home.dirs() {
-            for target in watch_targets(&dir) {
-                if let Err(e) = watcher.watch(&target, RecursiveMode::NonRecursive) {
-                    tracing::debug!(dir = %target.display(), error = %e, "watch failed");
-                }
+        let mut state = self.state();
+        if home.is_closed() || state.notify.is_none() {
+            return;
+        }
+        let mut wanted: Vec<PathBuf> = home.dirs().iter().flat_map(|d| watch_targets(d)).collect();
+        wanted.sort();
+        wanted.dedup();
+        let before = state.by_home.remove(&home_key(home)).unwrap_or_default();
+        for target in &wanted {
+            if !before.contains(target) {
+                *state.counts.entry(target.clone()).or_default() += 1;
             }
+            // Re-adding a watched directory is cheap and renews a watch the kernel dropped
+            // when the directory was deleted and made again.
+            if let Some(w) = state.notify.as_mut()
+                && let Err(e) = w.watch(target, RecursiveMode::NonRecursive)
+            {
+                tracing::debug!(dir = %target.display(), error = %e, "watch failed");
+            }
+        }
+        for old in before.iter().filter(|d| !wanted.contains(d)) {
+            state.release(old);
+        }
+        state.by_home.insert(home_key(home), wanted);
+    }
+
+    /// Stops watching what only `home` needed (it was closed).
+    pub fn unwatch_home(&self, home: &Home) {
+        let mut state = self.state();
+        for dir in state.by_home.remove(&home_key(home)).unwrap_or_default() {
+            state.release(&dir);
         }
     }
 
+    /// How many directories are watched.
+    pub fn watched_dirs(&self) -> usize {
+        self.state().counts.len()
+    }
+
     pub fn is_active(&self) -> bool {
-        self.notify.lock().map(|g| g.is_some()).unwrap_or(false)
+        self.state().notify.is_some()
     }
 }
 
@@ -89,7 +155,11 @@ fn watch_targets(dir: &Path) -> Vec<PathBuf> {
     targets
 }
 
-fn event_loop(rx: mpsc::Receiver<notify::Result<notify::Event>>, homes: Weak<Homes>) {
+fn event_loop(
+    rx: mpsc::Receiver<notify::Result<notify::Event>>,
+    homes: Weak<Homes>,
+    runtime: Option<tokio::runtime::Handle>,
+) {
     while let Ok(first) = rx.recv() {
         let Some(homes) = homes.upgrade() else { return };
         for home in affected(&homes, std::slice::from_ref(&first)) {
@@ -122,8 +192,10 @@ fn event_loop(rx: mpsc::Receiver<notify::Result<notify::Event>>, homes: Weak<Hom
         }
         for home in affected(&homes, &events) {
             homes.watcher().watch_home(&home);
-            if home.reload() {
-                tracing::debug!(home = %home.paths.token.display(), "home changed on disk");
+            let Some(reload) = home.reload_queued() else { continue };
+            match &runtime {
+                Some(rt) => drop(rt.spawn_blocking(reload)),
+                None => reload(),
             }
         }
     }

@@ -22,7 +22,7 @@ pub async fn run(s: &Session) -> CmdResult {
             &json!({
                 "version": st.version, "protocol": st.protocol, "pid": st.pid, "uptime_ms": st.uptime_ms,
                 "socket": st.socket_path, "log": (!st.log_path.is_empty()).then_some(&st.log_path),
-                "homes": homes,
+                "homes": homes, "homes_open": st.homes_open, "watched_dirs": st.watched_dirs,
                 "whoami_cache": {"entries": st.whoami_cache_entries, "hits": st.whoami_cache_hits, "misses": st.whoami_cache_misses},
                 "hub_requests": st.hub_requests, "requests_served": st.requests_served,
                 "configured_storage": storage_name(st.configured_storage),
@@ -40,9 +40,16 @@ pub async fn run(s: &Session) -> CmdResult {
     if !st.log_path.is_empty() {
         lines.push(format!("  log:    {}", st.log_path));
     }
-    lines.push(format!("  homes:  {}", st.homes.len()));
-    for h in &st.homes {
+    lines.push(format!("  homes:  {} open, {} directories watched", st.homes_open, st.watched_dirs));
+    const SHOWN: usize = 10;
+    for h in st.homes.iter().take(SHOWN) {
         lines.push(format!("    {} ({} stored tokens)", h.token_path, h.stored_tokens));
+    }
+    if st.homes_open as usize > SHOWN.min(st.homes.len()) {
+        lines.push(format!(
+            "    … and {} more (most recently used shown; `--json` lists more)",
+            st.homes_open as usize - SHOWN.min(st.homes.len())
+        ));
     }
     lines.push(format!(
         "  whoami cache: {} entries, {} hits, {} misses; {} Hub requests; {} requests served",

@@ -183,17 +183,7 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
         }
         None => None,
     };
-    let homes = daemon
-        .homes
-        .all()
-        .iter()
-        .map(|h| pb::HomeStatus {
-            token_path: h.paths.token.display().to_string(),
-            stored_tokens_path: h.paths.stored_tokens.display().to_string(),
-            stored_tokens: h.snapshot().stored.file.sections.len() as u32,
-            watched: daemon.homes.watcher().is_active(),
-        })
-        .collect();
+    let homes = if caller.is_some() { recent_homes(daemon) } else { Vec::new() };
     let mut response = pb::StatusResponse {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         protocol: PROTOCOL_VERSION,
@@ -212,6 +202,8 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
         } as i32,
         log_path: daemon.log_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         service_managed: daemon.service_managed,
+        homes_open: daemon.homes.len() as u32,
+        watched_dirs: daemon.homes.watcher().watched_dirs() as u32,
         ..Default::default()
     };
     if let Some((source, name, in_keyring)) = caller {
@@ -224,6 +216,28 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
         };
     }
     Ok(response)
+}
+
+/// The most recently used open homes, as many as fit in a quarter of the message limit (a CI
+/// runner may have thousands open; `homes_open` says how many there are).
+fn recent_homes(daemon: &Daemon) -> Vec<pb::HomeStatus> {
+    let mut all = daemon.homes.all();
+    all.sort_unstable_by_key(|h| std::cmp::Reverse(h.last_used()));
+    let watched = daemon.homes.watcher().is_active();
+    let mut budget = hf_auth_proto::MAX_MESSAGE_BYTES / 4;
+    all.iter()
+        .map(|h| pb::HomeStatus {
+            token_path: h.paths.token.display().to_string(),
+            stored_tokens_path: h.paths.stored_tokens.display().to_string(),
+            stored_tokens: h.snapshot().stored.file.sections.len() as u32,
+            watched,
+        })
+        .take_while(|h| {
+            let size = prost::Message::encoded_len(h) + 4;
+            budget = budget.saturating_sub(size);
+            budget > 0
+        })
+        .collect()
 }
 
 /// Reads into memory the keyring secrets of a home not read yet (masks, the active name, and the
@@ -260,6 +274,7 @@ pub(super) async fn warm_keyring(home: &Arc<crate::home::Home>) {
         }
         // Follow the active keyring token now that its secret is known.
         h.reload();
+        h.schedule_repair();
     })
     .await;
 }

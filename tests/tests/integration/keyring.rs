@@ -256,6 +256,38 @@ async fn a_deleted_token_file_is_restored_but_a_logout_is_not_undone() {
     Vault::default().keyring(&paths, KeyringSettings::default()).delete("read-token").unwrap();
 }
 
+/// `hf auth logout` unlinks the token file, then `stored_tokens`. A request that reloads the home
+/// between the two (it finds the home changed on disk) must not write the token file back from the
+/// keyring: reloads on the request path only read. (Before, it restored the file, and the logout
+/// left the token on disk.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_between_the_two_unlinks_of_a_logout_does_not_undo_it() {
+    if !keyring_session() {
+        return;
+    }
+    let hub = hub().await;
+    let daemon = TestDaemon::start_with(keyring_config()).await;
+    let home = TestHome::new(&hub.endpoint());
+    login(&daemon, &home, READ).await.unwrap();
+    let mut c = daemon.client().await;
+    for _ in 0..3 {
+        c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap();
+    }
+    std::fs::remove_file(&home.ctx.paths.token).unwrap();
+    for _ in 0..5 {
+        c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    std::fs::remove_file(&home.ctx.paths.stored_tokens).unwrap();
+    tokio::time::sleep(hf_authd::home::REPAIR_DELAY * 3).await;
+    assert!(home.token_file().is_none(), "a reload between the two unlinks wrote the token file back");
+    let r = c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap();
+    assert!(r.into_inner().token.is_empty(), "logged out");
+    let dir = std::fs::canonicalize(home.hf_home()).unwrap();
+    let paths = hf_auth_proto::HomePaths { token: dir.join("token"), stored_tokens: dir.join("stored_tokens") };
+    Vault::default().keyring(&paths, KeyringSettings::default()).delete("read-token").unwrap();
+}
+
 async fn resolve(daemon: &TestDaemon, home: &TestHome) -> pb::ResolveResponse {
     let mut c = daemon.client().await;
     c.resolve(pb::ResolveRequest { context: home.context(), username: String::new() }).await.unwrap().into_inner()

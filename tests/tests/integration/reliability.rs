@@ -7,11 +7,13 @@
 //! - [`crash`]: `kill -9` at random moments during writes; files whole, nothing acknowledged lost.
 //! - [`writers`]: the daemon, Python's `hf` and an editor on one home; no section lost, fast convergence.
 //! - [`bad_files`]: unreadable, oversized, foreign and special files; clear answers, nothing overwritten.
+//! - [`homes`]: 10,000 homes stay bounded; a home locked by another program delays no other.
 //! - [`hub_faults`]: a hanging, resetting, rate-limiting Hub never blocks `Resolve` or git.
 
 mod bad_files;
 mod consistency;
 mod crash;
+mod homes;
 mod hub_faults;
 mod load;
 mod writers;
