@@ -5,6 +5,7 @@
 //! serves `hfauth.v1.HfAuth` over a Unix socket.
 
 pub mod config;
+pub mod conns;
 pub mod error;
 pub mod home;
 pub mod homes;

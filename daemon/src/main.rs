@@ -57,6 +57,7 @@ fn main() -> ExitCode {
 
 fn start(args: Args, env: &Env) -> anyhow::Result<()> {
     hf_authd::security::harden_process();
+    hf_authd::security::raise_fd_limit();
     let socket = match args.socket {
         Some(s) => s,
         None => hf_auth_proto::socket::default_socket_path(env)?,

@@ -13,3 +13,29 @@ pub fn harden_process() {
         tracing::warn!(error = %e, "could not mark the process not dumpable");
     }
 }
+
+/// Raises the soft open-file limit to the hard one (a login session often starts at 1,024 or
+/// even 256, while the hard limit allows thousands): every connection is a descriptor. Returns
+/// the soft limit in force.
+pub fn raise_fd_limit() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    // macOS refuses a soft limit above OPEN_MAX however high the hard limit is.
+    #[cfg(target_os = "macos")]
+    let hard = limit.maximum.map(|m| m.min(10_240));
+    #[cfg(not(target_os = "macos"))]
+    let hard = limit.maximum;
+    match (limit.current, hard) {
+        (Some(soft), Some(hard)) if soft < hard => {
+            match setrlimit(Resource::Nofile, Rlimit { current: Some(hard), maximum: limit.maximum }) {
+                Ok(()) => hard,
+                Err(e) => {
+                    tracing::warn!(error = %e, soft, hard, "could not raise the open-file limit");
+                    soft
+                }
+            }
+        }
+        (Some(soft), _) => soft,
+        (None, _) => u64::MAX,
+    }
+}

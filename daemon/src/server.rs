@@ -1,5 +1,6 @@
 //! The gRPC server: our service plus `grpc.health.v1` and reflection (so `grpcurl -unix` works),
-//! the peer-uid check on every request, and bounded message sizes.
+//! the peer-uid check on every request, bounded message sizes, and bounded connections
+//! (`conns`: a cap, a handshake timeout, no spinning on EMFILE; HTTP/2 keepalive).
 //!
 //! As in mini-redis, the caller hands in the listener and the shutdown future: `main` passes
 //! signals, tests pass a oneshot. Nothing here binds or sleeps.
@@ -40,6 +41,9 @@ pub async fn serve(
         stop.begin_stopping();
     };
     Server::builder()
+        // Peers that went away without closing are noticed and their connections closed.
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .http2_max_header_list_size(16 * 1024)
         .max_frame_size(Some(16 * 1024))
         .concurrency_limit_per_connection(256)
@@ -47,7 +51,7 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(service)
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::UnixListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(crate::conns::incoming(listener, crate::conns::Limits::from_fd_limit()), shutdown)
         .await?;
     Ok(())
 }

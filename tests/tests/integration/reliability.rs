@@ -3,6 +3,7 @@
 //! prints the figures RELIABILITY.md records.
 //!
 //! - [`load`]: 1,000 concurrent connections, a mixed workload, zero failures, flat memory.
+//! - [`connections`]: thousands of idle connections under a low fd limit; no spin, the owner served.
 //! - [`consistency`]: read-your-writes and coherent answers while the daemon's reloads race.
 //! - [`crash`]: `kill -9` at random moments during writes; files whole, nothing acknowledged lost.
 //! - [`writers`]: the daemon, Python's `hf` and an editor on one home; no section lost, fast convergence.
@@ -11,6 +12,7 @@
 //! - [`hub_faults`]: a hanging, resetting, rate-limiting Hub never blocks `Resolve` or git.
 
 mod bad_files;
+mod connections;
 mod consistency;
 mod crash;
 mod homes;
@@ -84,9 +86,22 @@ struct RealDaemon {
 impl RealDaemon {
     /// Starts the daemon and waits for its "ready" line (no sleeping, no polling).
     fn spawn(socket: &Path, hf_home: &Path, endpoint: &str, log: &Path) -> Self {
+        Self::spawn_under(&[], socket, hf_home, endpoint, log)
+    }
+
+    /// The same, started by `wrapper` (say `prlimit --nofile=256:4096`), which then execs it.
+    fn spawn_under(wrapper: &[&str], socket: &Path, hf_home: &Path, endpoint: &str, log: &Path) -> Self {
         let scratch = socket.parent().and_then(Path::parent).expect("socket in <dir>/run/");
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("daemon log");
-        let mut child = Command::new(bin("hf-authd"))
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin("hf-authd"));
+                c
+            }
+            None => Command::new(bin("hf-authd")),
+        };
+        let mut child = command
             .arg("--socket")
             .arg(socket)
             .arg("--print-ready")

@@ -1,0 +1,274 @@
+//! Accepting connections without letting any one client exhaust the daemon: at most
+//! [`Limits::max`] connections are open at once (at the cap, the one that has been quiet longest
+//! is closed to make room, so a newcomer — the owner's next `hf-auth token` — is always served);
+//! a connection that sends nothing within [`Limits::handshake`] is closed; and running out of file
+//! descriptors (EMFILE) makes the accept loop close the quietest connection and back off instead
+//! of spinning (tonic's own loop retries at once: 100% CPU with 4,000 idle sockets).
+//! HTTP/2 keepalive (in `server.rs`) closes connections whose peer has gone away.
+
+use futures_util::task::AtomicWaker;
+use std::collections::HashMap;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{UnixListener, UnixStream};
+use tonic::transport::server::{Connected, UdsConnectInfo};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Connections open at once.
+    pub max: usize,
+    /// A connection must send its first bytes within this.
+    pub handshake: Duration,
+}
+
+impl Limits {
+    /// From the open-file limit (raise it first: [`crate::security::raise_fd_limit`]): three
+    /// quarters of what is left after a reserve for files, the watcher, the keyring and logs.
+    pub fn from_fd_limit() -> Self {
+        let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current.unwrap_or(1024);
+        let max = (soft.saturating_sub(64) * 3 / 4).clamp(8, 4096) as usize;
+        Self { max, handshake: Duration::from_secs(10) }
+    }
+}
+
+fn now_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// One open connection's bookkeeping, shared by its stream and the registry.
+#[derive(Debug)]
+struct Slot {
+    /// When its peer last sent anything, or when it was accepted (ms on [`now_ms`]'s clock).
+    last_read_ms: AtomicU64,
+    /// Has the peer sent anything at all?
+    spoke: AtomicBool,
+    closed: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Slot {
+    fn new() -> Self {
+        Self {
+            last_read_ms: AtomicU64::new(now_ms()),
+            spoke: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+        }
+    }
+
+    /// Makes the connection's next read or write fail, and wakes its task so it notices.
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+}
+
+/// The open connections.
+#[derive(Debug, Default)]
+struct Registry {
+    slots: Mutex<HashMap<u64, Arc<Slot>>>,
+    next_id: AtomicU64,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Slot>>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn admit(self: &Arc<Self>, max: usize) -> (u64, Arc<Slot>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let slot = Arc::new(Slot::new());
+        let mut slots = self.lock();
+        if slots.len() >= max {
+            close_quietest(&mut slots);
+        }
+        slots.insert(id, slot.clone());
+        (id, slot)
+    }
+
+    fn close_quietest(&self) -> bool {
+        close_quietest(&mut self.lock())
+    }
+}
+
+/// Closes the connection whose peer has been quiet longest (a silent one counts from its accept,
+/// so the newest connection — someone's next command — is never the one closed).
+fn close_quietest(slots: &mut HashMap<u64, Arc<Slot>>) -> bool {
+    let quietest = slots
+        .iter()
+        .filter(|(_, s)| !s.closed.load(Ordering::Acquire))
+        .min_by_key(|(id, s)| (s.last_read_ms.load(Ordering::Relaxed), **id))
+        .map(|(id, _)| *id);
+    match quietest.and_then(|id| slots.remove(&id)) {
+        Some(slot) => {
+            slot.close();
+            true
+        }
+        None => false,
+    }
+}
+
+/// A connection as the server sees it: the Unix stream, failing once the registry closes it.
+#[derive(Debug)]
+pub struct Conn {
+    inner: UnixStream,
+    id: u64,
+    slot: Arc<Slot>,
+    registry: Arc<Registry>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.id);
+    }
+}
+
+impl Conn {
+    fn check(&self, cx: &Context<'_>) -> io::Result<()> {
+        self.slot.waker.register(cx.waker());
+        if self.slot.closed.load(Ordering::Acquire) {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "closed by hf-authd (idle, or making room for another connection)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Connected for Conn {
+    type ConnectInfo = UdsConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.check(cx)?;
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.slot.last_read_ms.store(now_ms(), Ordering::Relaxed);
+            this.slot.spoke.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.check(cx)?;
+        Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.check(cx)?;
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Is this accept error a shortage of descriptors or memory (which passes once something closes)?
+fn is_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error().map(rustix::io::Errno::from_raw_os_error),
+        Some(
+            rustix::io::Errno::MFILE | rustix::io::Errno::NFILE | rustix::io::Errno::NOBUFS | rustix::io::Errno::NOMEM
+        )
+    )
+}
+
+/// The connections accepted on `listener`, for `serve_with_incoming`. The accept loop runs as
+/// its own task and ends when the server stops taking connections.
+pub fn incoming(listener: UnixListener, limits: Limits) -> tokio_stream::wrappers::ReceiverStream<io::Result<Conn>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let registry = Arc::new(Registry::default());
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                () = tx.closed() => return,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) if is_exhaustion(&e) => {
+                    let freed = registry.close_quietest();
+                    tracing::warn!(error = %e, freed, pause_ms = backoff.as_millis() as u64, "cannot accept a connection; closed the quietest and pausing");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "accept failed");
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(5);
+            let (id, slot) = registry.admit(limits.max);
+            let silent = slot.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(limits.handshake).await;
+                if !silent.spoke.load(Ordering::Relaxed) {
+                    silent.close();
+                }
+            });
+            let conn = Conn { inner: stream, id, slot, registry: registry.clone() };
+            if tx.send(Ok(conn)).await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_the_cap_the_quietest_connection_is_closed() {
+        let registry = Arc::new(Registry::default());
+        let (_, silent) = registry.admit(3);
+        silent.last_read_ms.store(0, Ordering::Relaxed); // accepted long ago, never spoke
+        let (_, old) = registry.admit(3);
+        old.last_read_ms.store(0, Ordering::Relaxed); // spoke long ago (ties: the older connection)
+        let (_, recent) = registry.admit(3);
+        recent.last_read_ms.store(u64::MAX - 1, Ordering::Relaxed);
+        let (_, newcomer) = registry.admit(3);
+        assert!(silent.closed.load(Ordering::Acquire), "the connection quiet longest goes first");
+        assert!(!old.closed.load(Ordering::Acquire) && !recent.closed.load(Ordering::Acquire));
+        assert!(!newcomer.closed.load(Ordering::Acquire), "the newcomer is served");
+        let (_, next) = registry.admit(3);
+        assert!(old.closed.load(Ordering::Acquire), "then the next quietest");
+        assert!(!newcomer.closed.load(Ordering::Acquire) && !next.closed.load(Ordering::Acquire), "newcomers stay");
+        assert!(registry.close_quietest());
+        assert_eq!(registry.lock().len(), 2);
+    }
+}
