@@ -32,6 +32,66 @@ pub struct ClientContext {
     pub env_token: Option<(String, EnvVar)>,
     pub offline: bool,
     pub oauth_client_id: String,
+    /// What chooses among stored tokens: a name, the cwd, the repo, OIDC.
+    pub routing: Routing,
+}
+
+/// What the caller will do with the token at the repository.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Access {
+    #[default]
+    Unspecified,
+    Read,
+    Write,
+}
+
+/// The parts of the context that choose among stored tokens (see the daemon's `route` module).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Routing {
+    /// `HF_AUTH_TOKEN_NAME` or `--token-name`.
+    pub token_name: Option<String>,
+    pub cwd: Option<std::path::PathBuf>,
+    /// `acme/x`, `datasets/acme/x`, `spaces/acme/x`, as the caller named it.
+    pub repo: Option<String>,
+    pub access: Access,
+    pub oidc: Option<Oidc>,
+}
+
+/// huggingface_hub's OIDC inputs (`_get_token_from_oidc`). The id token and the Actions request
+/// token are secrets: `Debug` shows only whether they are set.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Oidc {
+    /// `HF_OIDC_RESOURCE`.
+    pub resource: String,
+    /// `HF_OIDC_ID_TOKEN`.
+    pub id_token: Option<String>,
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL` and `_TOKEN`, when `GITHUB_ACTIONS=true`.
+    pub github: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Oidc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Oidc")
+            .field("resource", &self.resource)
+            .field("id_token", &self.id_token.as_ref().map(|_| "<set>"))
+            .field("github", &self.github.as_ref().map(|(url, _)| url))
+            .finish()
+    }
+}
+
+impl Oidc {
+    /// huggingface_hub's rule: OIDC applies when `HF_OIDC_RESOURCE` is set (non-empty).
+    pub fn from_env(env: &Env) -> Option<Self> {
+        let resource = env.non_empty("HF_OIDC_RESOURCE")?.to_owned();
+        let github = (env.get("GITHUB_ACTIONS") == Some("true"))
+            .then(|| {
+                let url = env.non_empty("ACTIONS_ID_TOKEN_REQUEST_URL")?;
+                let token = env.non_empty("ACTIONS_ID_TOKEN_REQUEST_TOKEN")?;
+                Some((url.to_owned(), token.to_owned()))
+            })
+            .flatten();
+        Some(Self { resource, id_token: env.non_empty("HF_OIDC_ID_TOKEN").map(str::to_owned), github })
+    }
 }
 
 impl std::fmt::Debug for ClientContext {
@@ -41,11 +101,31 @@ impl std::fmt::Debug for ClientContext {
             .field("endpoint", &self.endpoint)
             .field("env_token", &self.env_token.as_ref().map(|(_, var)| var.name()))
             .field("offline", &self.offline)
+            .field("routing", &self.routing)
             .finish_non_exhaustive()
     }
 }
 
 impl ClientContext {
+    /// A context for these paths and endpoint, with nothing else set (tests, embedding).
+    pub fn new(paths: HomePaths, endpoint: impl Into<String>) -> Self {
+        Self {
+            paths,
+            endpoint: endpoint.into(),
+            env_token: None,
+            offline: false,
+            oauth_client_id: DEFAULT_OAUTH_CLIENT_ID.to_owned(),
+            routing: Routing::default(),
+        }
+    }
+
+    /// The same context, asking about `repo` (for `access`).
+    pub fn for_repo(mut self, repo: Option<String>, access: Access) -> Self {
+        self.routing.repo = repo;
+        self.routing.access = access;
+        self
+    }
+
     /// huggingface_hub's view of this environment.
     pub fn from_env(env: &Env) -> Self {
         // `os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")`: an empty
@@ -65,6 +145,13 @@ impl ClientContext {
                 .non_empty("HF_DEVICE_CODE_OAUTH_CLIENT_ID")
                 .unwrap_or(DEFAULT_OAUTH_CLIENT_ID)
                 .to_owned(),
+            routing: Routing {
+                token_name: env.non_empty("HF_AUTH_TOKEN_NAME").map(str::to_owned),
+                cwd: env.cwd().map(std::path::Path::to_path_buf),
+                repo: None,
+                access: Access::Unspecified,
+                oidc: Oidc::from_env(env),
+            },
         }
     }
 
@@ -81,6 +168,20 @@ impl ClientContext {
             },
             offline: self.offline,
             oauth_client_id: self.oauth_client_id.clone(),
+            token_name: self.routing.token_name.clone(),
+            cwd: self.routing.cwd.as_ref().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default(),
+            repo: self.routing.repo.clone().unwrap_or_default(),
+            access: match self.routing.access {
+                Access::Unspecified => pb::Access::Unspecified,
+                Access::Read => pb::Access::Read,
+                Access::Write => pb::Access::Write,
+            } as i32,
+            oidc: self.routing.oidc.as_ref().map(|o| pb::OidcContext {
+                resource: o.resource.clone(),
+                id_token: o.id_token.clone(),
+                github_request_url: o.github.as_ref().map(|(u, _)| u.clone()).unwrap_or_default(),
+                github_request_token: o.github.as_ref().map(|(_, t)| t.clone()),
+            }),
         }
     }
 
@@ -105,12 +206,35 @@ impl ClientContext {
         };
         let oauth_client_id =
             if pb.oauth_client_id.is_empty() { DEFAULT_OAUTH_CLIENT_ID.to_owned() } else { pb.oauth_client_id };
+        let cwd = (!pb.cwd.is_empty()).then(|| std::path::PathBuf::from(&pb.cwd));
+        if cwd.as_ref().is_some_and(|c| !c.is_absolute()) {
+            return Err(ContextError::RelativePath);
+        }
+        let routing = Routing {
+            token_name: pb.token_name.filter(|n| !n.is_empty()),
+            cwd,
+            repo: (!pb.repo.is_empty()).then_some(pb.repo),
+            access: match pb::Access::try_from(pb.access) {
+                Ok(pb::Access::Read) => Access::Read,
+                Ok(pb::Access::Write) => Access::Write,
+                _ => Access::Unspecified,
+            },
+            oidc: pb.oidc.filter(|o| !o.resource.is_empty()).map(|o| Oidc {
+                resource: o.resource,
+                id_token: o.id_token.filter(|t| !t.is_empty()),
+                github: o
+                    .github_request_token
+                    .filter(|_| !o.github_request_url.is_empty())
+                    .map(|t| (o.github_request_url, t)),
+            }),
+        };
         Ok(Self {
             paths: HomePaths { token, stored_tokens },
             endpoint,
             env_token,
             offline: pb.offline,
             oauth_client_id,
+            routing,
         })
     }
 
@@ -124,7 +248,7 @@ impl ClientContext {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ContextError {
-    #[error("client context: token paths must be absolute")]
+    #[error("client context: token paths and the working directory must be absolute")]
     RelativePath,
     #[error("client context: token paths must name a file")]
     NoFileName,
@@ -175,6 +299,23 @@ mod tests {
     fn wire_round_trip() {
         let c = ctx(&[("HF_HOME", "/h"), ("HUGGING_FACE_HUB_TOKEN", "hf_leg"), ("HF_ENDPOINT", "http://127.0.0.1:1/")]);
         assert_eq!(ClientContext::from_pb(c.to_pb()).unwrap(), c);
+    }
+
+    #[test]
+    fn routing_round_trips_and_debug_hides_oidc_secrets() {
+        let c = ctx(&[
+            ("HF_AUTH_TOKEN_NAME", "acme-write"),
+            ("HF_OIDC_RESOURCE", "acme/model"),
+            ("HF_OIDC_ID_TOKEN", "eyJ_secret_id"),
+            ("GITHUB_ACTIONS", "true"),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1:1/id"),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh_secret_bearer"),
+        ])
+        .for_repo(Some("datasets/acme/x".into()), Access::Write);
+        assert_eq!(c.routing.token_name.as_deref(), Some("acme-write"));
+        assert_eq!(ClientContext::from_pb(c.to_pb()).unwrap(), c);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("secret"), "{shown}");
     }
 
     #[test]

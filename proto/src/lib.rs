@@ -8,7 +8,7 @@ pub mod paths;
 pub mod socket;
 pub mod token;
 
-pub use context::{ClientContext, EnvVar};
+pub use context::{Access, ClientContext, EnvVar, Oidc, Routing};
 pub use env::Env;
 pub use paths::HomePaths;
 pub use token::Token;

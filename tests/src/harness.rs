@@ -90,13 +90,10 @@ impl TestHome {
     pub fn new(endpoint: &str) -> Self {
         let dir = tempfile::Builder::new().prefix("hfhome").tempdir().expect("tempdir");
         let home = dir.path().join("hf");
-        let ctx = ClientContext {
-            paths: HomePaths { token: home.join("token"), stored_tokens: home.join("stored_tokens") },
-            endpoint: endpoint.to_owned(),
-            env_token: None,
-            offline: false,
-            oauth_client_id: hf_auth_proto::context::DEFAULT_OAUTH_CLIENT_ID.to_owned(),
-        };
+        let ctx = ClientContext::new(
+            HomePaths { token: home.join("token"), stored_tokens: home.join("stored_tokens") },
+            endpoint.to_owned(),
+        );
         Self { dir, ctx }
     }
 

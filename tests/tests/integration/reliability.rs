@@ -30,13 +30,10 @@ use std::time::Duration;
 
 /// The context a client with `HF_HOME=dir` and `HF_ENDPOINT=endpoint` sends.
 fn context_for(dir: &Path, endpoint: &str) -> pb::ClientContext {
-    ClientContext {
-        paths: HomePaths { token: dir.join("token"), stored_tokens: dir.join("stored_tokens") },
-        endpoint: endpoint.to_owned(),
-        env_token: None,
-        offline: false,
-        oauth_client_id: hf_auth_proto::context::DEFAULT_OAUTH_CLIENT_ID.to_owned(),
-    }
+    ClientContext::new(
+        HomePaths { token: dir.join("token"), stored_tokens: dir.join("stored_tokens") },
+        endpoint.to_owned(),
+    )
     .to_pb()
 }
 

@@ -157,13 +157,10 @@ async fn socket_activated_daemon_serves_the_unit_socket_and_writes_tokens() {
 
     // It writes the user's token files where the client's context says.
     let hf = dir.path().join("hf");
-    let ctx = hf_auth_proto::ClientContext {
-        paths: hf_auth_proto::HomePaths { token: hf.join("token"), stored_tokens: hf.join("stored_tokens") },
-        endpoint: hub.endpoint(),
-        env_token: None,
-        offline: false,
-        oauth_client_id: hf_auth_proto::context::DEFAULT_OAUTH_CLIENT_ID.to_owned(),
-    };
+    let ctx = hf_auth_proto::ClientContext::new(
+        hf_auth_proto::HomePaths { token: hf.join("token"), stored_tokens: hf.join("stored_tokens") },
+        hub.endpoint(),
+    );
     let login = client
         .login(pb::LoginRequest { context: Some(ctx.to_pb()), token: TOKEN.into() })
         .await
