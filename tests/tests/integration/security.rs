@@ -2,6 +2,7 @@
 //! one daemon per socket, stale sockets replaced, bounded and malformed input rejected while it
 //! keeps serving, no token in any log, and a process that cannot be dumped.
 
+mod autostart;
 mod client_trust;
 
 use hf_auth_proto::pb;
