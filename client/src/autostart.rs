@@ -1,13 +1,16 @@
-//! Starting hf-authd when it is not running: one starter at a time (a lock beside the socket),
-//! detached from the caller's session, logging to a known file, and ready before we go on
-//! (the daemon reports readiness on a pipe: no sleeping, no guessing).
+//! Starting hf-authd when it is not running: one starter at a time (a lock beside the socket, in
+//! a directory checked to be ours first, opened without following links), detached from the
+//! caller (its own session, cwd `/`, an environment with none of the caller's tokens: see
+//! [`daemon_env`]), logging to a known file, and ready before we go on (the daemon reports
+//! readiness on a pipe: no sleeping, no guessing).
 
-use crate::connect::{self, Client, ConnectError};
+pub mod daemon_env;
+
+use crate::connect::{self, Client, ConnectError, trust};
 use hf_auth_proto::Env;
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -76,11 +79,22 @@ pub async fn connect_or_start(
 pub fn start(env: &Env, socket: &Path, idle_secs: Option<u64>) -> Result<Option<u32>, StartError> {
     let log = log_path(env);
     let dir = socket.parent().unwrap_or(Path::new("/"));
+    let untrusted = |reason| StartError::Connect(ConnectError::Untrusted { socket: socket.to_path_buf(), reason });
+    // A directory someone else made (or opened up) first is refused before we create anything
+    // in it; one we create is checked again, in case it was made in between.
+    trust::check_path(socket).map_err(untrusted)?;
     let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
+    trust::check_path(socket).map_err(untrusted)?;
     // One starter at a time; the others wait here and then find the daemon running.
     let mut lock_name = socket.as_os_str().to_owned();
     lock_name.push(".start.lock");
-    let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(PathBuf::from(&lock_name));
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(PathBuf::from(&lock_name));
     let _guard = match lock {
         Ok(file) => flock_with_timeout(file, READY_TIMEOUT),
         Err(_) => None,
@@ -93,12 +107,15 @@ pub fn start(env: &Env, socket: &Path, idle_secs: Option<u64>) -> Result<Option<
         let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent);
     }
     let mut cmd = Command::new(&binary);
-    cmd.arg("--socket").arg(socket).arg("--log-file").arg(&log).arg("--print-ready");
+    cmd.arg("--socket").arg(socket).arg("--log-file").arg(&log).arg("--print-ready").arg("--detach");
     if let Some(idle) = idle_secs {
         cmd.arg("--idle-timeout").arg(idle.to_string());
     }
-    // Its own process group: a Ctrl-C in the caller's terminal must not stop the daemon.
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).process_group(0);
+    // `--detach`: the daemon calls setsid (its own session, no controlling terminal: a Ctrl-C or
+    // a hangup in the caller's terminal must not stop it) and moves to `/` itself, once it has
+    // read its environment; doing it here would need `pre_exec`, which is unsafe code.
+    cmd.env_clear().envs(daemon_env::daemon_env(env));
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = cmd.spawn().map_err(|e| StartError::Spawn {
         binary: binary.clone(),
         reason: e.to_string(),

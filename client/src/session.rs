@@ -33,11 +33,19 @@ impl Session {
     }
 
     /// A connection to the daemon, started if needed, of our protocol version (an older or
-    /// newer daemon is asked to shut down and replaced).
+    /// newer daemon is asked to shut down and replaced, unless a service manager runs it: it
+    /// would start the same old binary again, so the user is told how to restart it there).
     pub async fn client(&self, request_timeout: Option<Duration>) -> Result<Client, Failure> {
         let mut client = autostart::connect_or_start(&self.env, &self.socket, CONNECT_TIMEOUT, request_timeout).await?;
         match connect::handshake(&mut client, &self.socket).await {
             Ok(_) => Ok(client),
+            Err(ConnectError::Incompatible { theirs, service_managed: true, .. }) => Err(Failure::msg(format!(
+                "hf-authd at {} speaks protocol {theirs}, this client speaks {}; it is run by your service manager, \
+                 which would start the same version again. Restart it there: {}",
+                self.socket.display(),
+                hf_auth_proto::PROTOCOL_VERSION,
+                service_restart_hint()
+            ))),
             Err(ConnectError::Incompatible { theirs, .. }) => {
                 self.out.info(&format!("Replacing hf-authd (protocol {theirs}) with this version's."));
                 let _ = client.shutdown(pb::ShutdownRequest {}).await;
@@ -54,6 +62,15 @@ impl Session {
 
     pub fn log_path(&self) -> PathBuf {
         autostart::log_path(&self.env)
+    }
+}
+
+/// How to restart a service-managed daemon (after an upgrade installed a new binary).
+pub fn service_restart_hint() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "launchctl kickstart -k gui/$(id -u)/co.huggingface.hf-authd"
+    } else {
+        "systemctl --user restart hf-authd.service"
     }
 }
 

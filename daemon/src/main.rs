@@ -32,6 +32,10 @@ struct Args {
     /// Print "ready <pid>" on stdout once serving (used by the client's autostart).
     #[arg(long, hide = true)]
     print_ready: bool,
+    /// Leave the starter's session and working directory: setsid, then chdir `/` (used by the
+    /// client's autostart, which cannot do either without unsafe `pre_exec` code).
+    #[arg(long, hide = true)]
+    detach: bool,
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,14 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let logs_to_file = args.log_file.is_some();
+    // After the environment (relative paths in it are the starter's, resolved against its cwd)
+    // and the log file are taken, before anything else runs.
+    if args.detach
+        && let Err(e) = detach()
+    {
+        eprintln!("hf-authd: {e:#}");
+        return ExitCode::FAILURE;
+    }
     match start(args, &env) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -87,6 +99,12 @@ fn start(args: Args, env: &Env) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(run::run(opts, bound, run::signals()))
+}
+
+fn detach() -> anyhow::Result<()> {
+    rustix::process::setsid().context("setsid (is hf-authd a process group leader?)")?;
+    std::env::set_current_dir("/").context("chdir /")?;
+    Ok(())
 }
 
 fn init_logging(args: &Args) -> anyhow::Result<()> {

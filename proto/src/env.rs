@@ -67,6 +67,11 @@ impl Env {
         self.get(name).is_some_and(is_truthy)
     }
 
+    /// Every variable (in no particular order): for passing a chosen few on to a child process.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn home(&self) -> Option<&std::path::Path> {
         self.home.as_deref()
     }

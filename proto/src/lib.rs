@@ -5,6 +5,7 @@
 pub mod context;
 pub mod env;
 pub mod paths;
+mod redact;
 pub mod socket;
 pub mod token;
 

@@ -44,7 +44,7 @@ async fn stop(s: &Session) -> CmdResult {
         }
         Err(e) => Err(e.into()),
         Ok(mut client) => {
-            let st = client.status(pb::StatusRequest { context: None }).await?.into_inner();
+            let st = connect::status(&mut client, &s.socket).await?;
             if st.service_managed {
                 // The service manager holds the socket and would start it again on the next request.
                 return Err(Failure::msg(format!(
@@ -73,7 +73,7 @@ async fn status(s: &Session) -> CmdResult {
         }
         Err(e) => Err(e.into()),
         Ok(mut client) => {
-            let st = client.status(pb::StatusRequest { context: None }).await?.into_inner();
+            let st = connect::status(&mut client, &s.socket).await?;
             s.out.print(&format!(
                 "hf-authd {} is running (pid {}, up {}), socket {}",
                 st.version,

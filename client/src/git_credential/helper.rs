@@ -34,7 +34,10 @@ fn run(op: Operation, env: &Env, stdin: impl std::io::BufRead, mut stdout: impl 
             let request = protocol::read_request(stdin).map_err(|e| format!("bad request: {e}"))?;
             let ctx = ClientContext::from_env(env);
             if !request.is_answerable() {
-                return Err("request without protocol/host, or with unsafe characters: not answered".into());
+                return Err(
+                    "request without protocol/host, with unsafe characters or with repeated attributes: not answered"
+                        .into(),
+                );
             }
             if !matches_endpoint(&request, &ctx.endpoint) {
                 return Err(format!("not our host ({:?}); not answered", request.host));
@@ -89,7 +92,10 @@ async fn ask_daemon(
         (_, false) => r.username,
         _ => "hf_user".to_owned(),
     };
-    Ok(Some(Credential { username, password: r.token, password_expiry_utc: None }))
+    // An OAuth token's expiry: a caching helper configured after us (credential-cache) must
+    // not serve it once it has expired (git >= 2.41 reads password_expiry_utc).
+    let password_expiry_utc = (r.expires_at > 0).then_some(r.expires_at);
+    Ok(Some(Credential { username, password: r.token, password_expiry_utc }))
 }
 
 /// The request is for our Hub: same scheme (https, or http for an http endpoint) and host

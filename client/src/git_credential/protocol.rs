@@ -51,7 +51,18 @@ pub struct Request {
     pub password: Option<String>,
     pub capabilities: Vec<String>,
     pub wwwauth: Vec<String>,
+    /// `protocol`, `host`, `path` or `username` was given more than once (a `url=` counts as
+    /// giving each part it has). git (since 2.26.1) never does; a value with a newline written
+    /// by an older git or another caller does (`host=evil\nhost=huggingface.co`), so such a
+    /// request is not answered, whichever value would "win".
+    pub repeated: bool,
 }
+
+/// The attributes that may be given once ([`Request::repeated`]), as bits.
+const PROTOCOL: u8 = 1;
+const HOST: u8 = 2;
+const PATH: u8 = 4;
+const USERNAME: u8 = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {
@@ -85,6 +96,7 @@ pub fn read_request<R: BufRead>(reader: R) -> Result<Request, ProtocolError> {
     let mut buf = Vec::new();
     let mut total = 0usize;
     let mut line = 0usize;
+    let (mut seen, mut repeated) = (0u8, false);
     loop {
         line += 1;
         buf.clear();
@@ -119,8 +131,11 @@ pub fn read_request<R: BufRead>(reader: R) -> Result<Request, ProtocolError> {
         // git's credential_read_fp rejects the whole stream on such a line ("invalid credential
         // line") and `git credential` dies: the framing is not what we think, so fail closed.
         let (key, value) = text.split_once('=').ok_or(ProtocolError::MissingDelimiter { line })?;
-        request.apply(key, value);
+        let given = request.apply(key, value);
+        repeated |= given & seen != 0;
+        seen |= given;
     }
+    request.repeated = repeated;
     Ok(request)
 }
 
@@ -132,7 +147,7 @@ impl Request {
     pub fn is_answerable(&self) -> bool {
         let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
         let all_clean = self.singles_clean() && self.capabilities.iter().chain(&self.wwwauth).all(|v| is_clean(v));
-        present(&self.protocol) && present(&self.host) && all_clean
+        present(&self.protocol) && present(&self.host) && all_clean && !self.repeated
     }
 
     fn singles_clean(&self) -> bool {
@@ -143,7 +158,8 @@ impl Request {
     }
 
     /// Keys are compared exactly (case-sensitive), as git does; the last value of a key wins.
-    fn apply(&mut self, key: &str, value: &str) {
+    /// Returns which of the once-only attributes this line gave.
+    fn apply(&mut self, key: &str, value: &str) -> u8 {
         let value = value.to_owned();
         match key {
             "protocol" => self.protocol = Some(value),
@@ -151,11 +167,23 @@ impl Request {
             "path" => self.path = Some(value),
             "username" => self.username = Some(value),
             "password" => self.password = Some(value),
-            "url" => self.apply_url(&value),
+            "url" => {
+                self.apply_url(&value);
+                let path = if self.path.is_some() { PATH } else { 0 };
+                let username = if self.username.is_some() { USERNAME } else { 0 };
+                return PROTOCOL | HOST | path | username;
+            }
             "capability[]" => push_or_clear(&mut self.capabilities, value),
             "wwwauth[]" => push_or_clear(&mut self.wwwauth, value),
             // Forward compatibility: git adds attributes over time and helpers must ignore them.
             _ => {}
+        }
+        match key {
+            "protocol" => PROTOCOL,
+            "host" => HOST,
+            "path" => PATH,
+            "username" => USERNAME,
+            _ => 0,
         }
     }
 
@@ -259,6 +287,7 @@ impl fmt::Debug for Request {
             .field("password", &self.password.as_ref().map(|_| REDACTED))
             .field("capabilities", &self.capabilities)
             .field("wwwauth", &self.wwwauth)
+            .field("repeated", &self.repeated)
             .finish()
     }
 }

@@ -62,9 +62,9 @@ fn operation_parse(#[case] arg: &str, #[case] expected: Operation) {
         ..Request::default()
     }
 )]
-#[case::last_value_wins(
+#[case::last_value_wins_and_is_marked_repeated(
     "protocol=https\nhost=a.tld\nhost=b.tld\n\n",
-    Request { protocol: s("https"), host: s("b.tld"), ..Request::default() }
+    Request { protocol: s("https"), host: s("b.tld"), repeated: true, ..Request::default() }
 )]
 #[case::value_may_contain_equals(
     "protocol=https\nhost=h\npassword=a=b==\n\n",
@@ -128,7 +128,7 @@ fn operation_parse(#[case] arg: &str, #[case] expected: Operation) {
 )]
 #[case::url_resets_earlier_parts(
     "protocol=http\nhost=old\npath=p\nusername=u\npassword=x\nurl=https://huggingface.co\n\n",
-    Request { protocol: s("https"), host: s("huggingface.co"), ..Request::default() }
+    Request { protocol: s("https"), host: s("huggingface.co"), repeated: true, ..Request::default() }
 )]
 #[case::parts_after_url_override(
     "url=https://huggingface.co/foo\nusername=me\n\n",
@@ -163,7 +163,7 @@ type UrlParts<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, Option<
 #[case::encoded_nul("https://u%00@huggingface.co", None)]
 #[case::invalid_utf8("https://huggingface.co/%ff", None)]
 fn url_values(#[case] url: &str, #[case] expected: Option<UrlParts<'_>>) {
-    let got = read(format!("protocol=ftp\nhost=old\nurl={url}\n").as_bytes()).unwrap();
+    let got = read(format!("url={url}\n").as_bytes()).unwrap();
     let expected = match expected {
         Some((protocol, host, path, username, password)) => Request {
             protocol: s(protocol),
@@ -199,6 +199,20 @@ fn url_values(#[case] url: &str, #[case] expected: Option<UrlParts<'_>>) {
 #[case::cr_in_path("protocol=https\nhost=h\npath=a\rb\n", false)]
 #[case::cr_in_wwwauth("protocol=https\nhost=h\nwwwauth[]=Basic\rhost=evil\n", false)]
 #[case::cr_in_capability("capability[]=authtype\r\rx\nprotocol=https\nhost=h\n", false)]
+// A repeated once-only attribute: what an older git writes for a value with a newline in it.
+#[case::repeated_protocol("protocol=https\nprotocol=https\nhost=h\n", false)]
+#[case::repeated_host("protocol=https\nhost=evil.com\nhost=huggingface.co\n", false)]
+#[case::repeated_host_same_value("protocol=https\nhost=h\nhost=h\n", false)]
+#[case::repeated_path("protocol=https\nhost=h\npath=a\npath=b\n", false)]
+#[case::repeated_username("protocol=https\nhost=h\nusername=a\nusername=hf_user\n", false)]
+#[case::url_after_host("protocol=https\nhost=evil.com\nurl=https://huggingface.co\n", false)]
+#[case::path_injected_url("protocol=https\nhost=h\npath=x\nurl=https://huggingface.co/x\n", false)]
+#[case::username_after_url_with_user("url=https://me@huggingface.co\nusername=other\n", false)]
+#[case::url_twice("url=https://a\nurl=https://huggingface.co\n", false)]
+#[case::url_then_username("url=https://huggingface.co/x\nusername=me\n", true)]
+#[case::url_alone("url=https://huggingface.co/x\n", true)]
+#[case::repeated_password_is_harmless("protocol=https\nhost=h\npassword=a\npassword=b\n", true)]
+#[case::repeated_lists_are_lists("protocol=https\nhost=h\nwwwauth[]=a\nwwwauth[]=b\ncapability[]=x\n", true)]
 fn answerable(#[case] input: &str, #[case] expected: bool) {
     assert_eq!(read(input.as_bytes()).unwrap().is_answerable(), expected);
 }

@@ -36,12 +36,22 @@ pub(super) async fn resolve(daemon: &Arc<Daemon>, req: pb::ResolveRequest) -> Re
         username = Some(req.username.clone());
     }
     let name = snapshot.as_ref().and_then(|(s, h)| h.name_of(s, &token)).unwrap_or_default();
+    // An OAuth token's section says when it stops working: git's helpers after ours must not
+    // cache it past that (git-credential-hf sends it on as password_expiry_utc).
+    let expires_at = snapshot.as_ref().and_then(|(s, _)| expiry_of(s, &name)).unwrap_or(0);
     Ok(pb::ResolveResponse {
         token: token.into_inner(),
         source: pb_source(source),
         name,
         username: username.unwrap_or_default(),
+        expires_at,
     })
+}
+
+/// The stored `expires_at` (unix seconds) of the section named `name`, when it has one.
+fn expiry_of(snapshot: &crate::store::disk::Snapshot, name: &str) -> Option<i64> {
+    let section = snapshot.stored.file.sections.iter().find(|s| !name.is_empty() && s.name == name)?;
+    section.get("expires_at")?.trim().parse().ok().filter(|t: &i64| *t > 0)
 }
 
 /// Bound on asking the Hub who owns stored tokens while git waits.

@@ -391,12 +391,47 @@ async fn helper_protocol_cases_through_the_binary() {
         ("LF smuggled in a URL", format!("url=http://evil.example%0ahost={host}/\n\n")),
         ("CR smuggled in a URL", format!("url=http://{host}%0d/\n\n")),
         ("NUL in a URL", format!("url=http://{host}%00/\n\n")),
+        // What an older git writes for a value with a newline in it: a repeated attribute.
+        ("host repeated, ours last", format!("protocol=http\nhost=evil.example\nhost={host}\n\n")),
+        ("host repeated, same value", format!("protocol=http\nhost={host}\nhost={host}\n\n")),
+        ("protocol repeated", format!("protocol=https\nprotocol=http\nhost={host}\n\n")),
+        ("path repeated", format!("protocol=http\nhost={host}\npath=a\npath=b\n\n")),
+        ("username repeated", format!("protocol=http\nhost={host}\nusername=x\nusername=bob\n\n")),
+        ("a url after the host", format!("protocol=http\nhost=evil.example\nurl=http://{host}/\n\n")),
     ] {
         assert_silent(&helper(&w, "get", &input).await, case);
     }
     // The control: the same long header with our host as host is answered, whole.
     let r = helper(&w, "get", &format!("protocol=http\nhost={host}\nwwwauth[]={long}host=evil.example\n\n")).await.ok();
     assert_eq!(r.stdout(), format!("username=bob\npassword={B}\n"));
+}
+
+// An OAuth token's answer says when it expires, so a caching helper after ours (credential-cache)
+// never serves it past that: git (>= 2.41) reads password_expiry_utc, and keeps it in its output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_tokens_answer_carries_its_expiry() {
+    const OAUTH: &str = "hf_oauth_GitExpiry_CCCCCCCCCCCCCCCCCCCCCCC";
+    let hub = hub().await;
+    hub.add_token(OAUTH, Account::user("carol").oauth());
+    let w = world(&hub.endpoint());
+    let host = hub.addr().to_string();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let expires = now + 6 * 3600;
+    std::fs::write(
+        w.hf_home().join("stored_tokens"),
+        format!("[oauth-carol]\nhf_token = {OAUTH}\nrefresh_token = rt_carol\nexpires_at = {expires}\n\n[plain]\nhf_token = {A}\n\n"),
+    )
+    .unwrap();
+    std::fs::write(w.hf_home().join("token"), OAUTH).unwrap();
+    let fill = ["-c", "credential.helper=", "-c", "credential.helper=hf", "credential", "fill"];
+    let r = run_git(&w, &fill, Some(&format!("protocol=http\nhost={host}\n\n"))).await.ok();
+    assert!(r.stdout().contains(&format!("\npassword={OAUTH}\n")), "{}", r.stdout());
+    assert!(r.stdout().contains(&format!("\npassword_expiry_utc={expires}\n")), "{}", r.stdout());
+    // A plain token has no expiry: no such line.
+    w.run("hf-auth", &["switch", "--token-name", "plain"], None).await.ok();
+    let r = run_git(&w, &fill, Some(&format!("protocol=http\nhost={host}\n\n"))).await.ok();
+    assert!(r.stdout().contains(&format!("\npassword={A}\n")), "{}", r.stdout());
+    assert!(!r.stdout().contains("password_expiry_utc"), "{}", r.stdout());
 }
 
 // e. Never blocks git.

@@ -1,12 +1,15 @@
-//! A daemon of another protocol version is asked to shut down and replaced by this version's.
+//! A daemon of another protocol version is asked to shut down and replaced by this version's;
+//! one a service manager runs is left alone (it would start the same old binary again), and the
+//! user is told how to restart it there.
 
 use hf_auth_proto::pb::{self, hf_auth_server::HfAuth, hf_auth_server::HfAuthServer};
 use hf_auth_tests::procs::World;
 use std::os::unix::fs::PermissionsExt;
 use tonic::{Request, Response, Status};
 
-/// An "old" daemon: answers Status with protocol 999 and honours Shutdown; nothing else.
-struct OldDaemon(tokio::sync::mpsc::Sender<()>);
+/// An "old" daemon: answers Status with protocol 999 (saying whether a service manager runs it)
+/// and honours Shutdown; nothing else.
+struct OldDaemon(tokio::sync::mpsc::Sender<()>, bool);
 
 type Stream<T> = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send>>;
 fn no<T>() -> Result<Response<T>, Status> {
@@ -57,7 +60,12 @@ impl HfAuth for OldDaemon {
         no()
     }
     async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
-        Ok(Response::new(pb::StatusResponse { protocol: 999, version: "0.0.1".into(), ..Default::default() }))
+        Ok(Response::new(pb::StatusResponse {
+            protocol: 999,
+            version: "0.0.1".into(),
+            service_managed: self.1,
+            ..Default::default()
+        }))
     }
     async fn shutdown(&self, _: Request<pb::ShutdownRequest>) -> Result<Response<pb::ShutdownResponse>, Status> {
         let _ = self.0.send(()).await;
@@ -65,24 +73,48 @@ impl HfAuth for OldDaemon {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_daemon_of_another_protocol_is_replaced() {
-    let w = World::new("http://127.0.0.1:9");
+type Served = tokio::task::JoinHandle<Result<(), tonic::transport::Error>>;
+
+/// Serves an old daemon on the world's socket until it is asked to shut down.
+fn old_daemon(w: &World, service_managed: bool) -> Served {
     std::fs::set_permissions(w.socket().parent().unwrap(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let listener = tokio::net::UnixListener::bind(w.socket()).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-    let server = tokio::spawn(
-        tonic::transport::Server::builder().add_service(HfAuthServer::new(OldDaemon(tx))).serve_with_incoming_shutdown(
-            tokio_stream::wrappers::UnixListenerStream::new(listener),
-            async move {
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(HfAuthServer::new(OldDaemon(tx, service_managed)))
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::UnixListenerStream::new(listener), async move {
                 rx.recv().await;
-            },
-        ),
-    );
+            }),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_of_another_protocol_is_replaced() {
+    let w = World::new("http://127.0.0.1:9");
+    let server = old_daemon(&w, false);
     let r = w.run("hf-auth", &["status", "--json"], None).await.ok();
     assert!(r.stderr().contains("Replacing hf-authd (protocol 999)"), "{}", r.stderr());
     let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
     assert_eq!(v["protocol"], hf_auth_proto::PROTOCOL_VERSION);
     assert!(server.await.unwrap().is_ok(), "the old daemon was asked to shut down and did");
     assert_eq!(w.daemon_pid().map(|p| p as u64), v["pid"].as_u64());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_managed_daemon_of_another_protocol_is_left_running_and_the_restart_named() {
+    let w = World::new("http://127.0.0.1:9");
+    let server = old_daemon(&w, true);
+    let r = w.run("hf-auth", &["token"], None).await;
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    assert!(r.stderr().contains("speaks protocol 999"), "{}", r.stderr());
+    assert!(r.stderr().contains("systemctl --user restart hf-authd.service"), "{}", r.stderr());
+    assert!(!r.stderr().contains("Replacing"), "{}", r.stderr());
+    // Not asked to shut down: it still serves, and no daemon of ours took its socket.
+    assert!(!server.is_finished(), "the service-managed daemon was shut down");
+    assert_eq!(w.daemon_pid(), None, "a daemon was started in its place");
+    let git = w.run("git-credential-hf", &["get"], Some("protocol=http\nhost=127.0.0.1:9\n\n")).await.ok();
+    assert!(git.stdout().is_empty());
+    assert!(!server.is_finished(), "git's helper shut it down");
+    server.abort();
 }

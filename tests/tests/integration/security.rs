@@ -2,6 +2,9 @@
 //! one daemon per socket, stale sockets replaced, bounded and malformed input rejected while it
 //! keeps serving, no token in any log, and a process that cannot be dumped.
 
+mod autostart;
+mod client_trust;
+
 use hf_auth_proto::pb;
 use hf_auth_tests::fake_hub::{Account, FakeHub};
 use hf_auth_tests::harness::{TestDaemon, TestHome};
@@ -31,10 +34,13 @@ fn as_nobody(program: &std::path::Path) -> Option<Command> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_uid_gets_permission_denied_and_the_daemon_keeps_serving() {
     let daemon = TestDaemon::start().await;
-    // Make the socket reachable by anyone: a hard link in an open directory, the inode opened
-    // up. The directory check is the first defence; this proves the per-request uid check.
+    // Make the socket reachable by nobody: a hard link in a directory of nobody's own (so its
+    // client's own directory check passes, and the daemon runs as root, whom clients trust),
+    // the inode opened up. The directory check is the first defence; this proves the
+    // per-request uid check.
     let open = tempfile::tempdir().unwrap();
     std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let _ = rustix::fs::chown(open.path(), Some(rustix::process::Uid::from_raw(65534)), None);
     let link = open.path().join("open.sock");
     std::fs::hard_link(&daemon.socket, &link).unwrap();
     std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o666)).unwrap();

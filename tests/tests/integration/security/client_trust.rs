@@ -1,0 +1,235 @@
+//! The client's trust in the socket it dials: another user who creates the socket directory first
+//! and listens there receives nothing (no `HF_TOKEN`, no git password, no login token), and a
+//! daemon that accepts and never answers gives a clear error in bounded time.
+//!
+//! The "other user" is `nobody`, the socket directory is the no-`XDG_RUNTIME_DIR` default
+//! (`$TMPDIR/hf-auth-<uid>/`) under a fresh sticky, world-writable TMPDIR, and the clients are the
+//! unmodified binaries with no `HF_AUTH_SOCKET`.
+
+use super::as_nobody;
+use hf_auth_tests::procs::{World, bin};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LOGIN_SECRET: &str = "hf_LoginSecretForTheListener_0123456789";
+const ENV_SECRET: &str = "hf_EnvSecretForTheListener_0123456789";
+const GIT_SECRET: &str = "GitPasswordForTheListener_0123456789";
+
+/// A listener that records how many bytes its clients sent and never answers. It creates the
+/// socket's directory (0755, as an attacker would so its victim can reach it) and the socket
+/// (0777). A connection whose first bytes are `PROBE` ends it: it drains every other connection
+/// and prints `received <n>`.
+const LISTENER: &str = r#"
+import os, select, socket, sys
+path = sys.argv[1]
+os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+os.chmod(path, 0o777)
+s.listen(64)
+print("ready", flush=True)
+counts, live = {}, set()
+while True:
+    r, _, _ = select.select([s] + list(live), [], [])
+    for c in r:
+        if c is s:
+            c = s.accept()[0]
+            counts[c] = b""
+            live.add(c)
+            continue
+        data = c.recv(65536)
+        counts[c] += data
+        if not data:
+            live.discard(c)
+        if counts[c].startswith(b"PROBE"):
+            del counts[c]
+            for other in live - {c}:
+                other.setblocking(False)
+                try:
+                    while more := other.recv(65536):
+                        counts[other] += more
+                except BlockingIOError:
+                    pass
+            print("received", sum(len(v) for v in counts.values()), flush=True)
+            sys.exit(0)
+"#;
+
+struct Listener {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Listener {
+    fn spawn(mut cmd: Command, socket: &Path) -> Self {
+        let mut child = cmd
+            .arg("-c")
+            .arg(LISTENER)
+            .arg(socket)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the listener");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the listener did not start");
+        Self { child, socket: socket.to_path_buf() }
+    }
+
+    /// How many bytes every client sent so far (ends the listener).
+    fn received(mut self) -> usize {
+        let mut probe = std::os::unix::net::UnixStream::connect(&self.socket).expect("probe the listener");
+        probe.write_all(b"PROBE").unwrap();
+        let mut line = String::new();
+        BufReader::new(self.child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let _ = self.child.wait();
+        line.trim().strip_prefix("received ").and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("listener: {line}"))
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python() -> PathBuf {
+    let found = ["/usr/bin/python3", "/usr/local/bin/python3"].into_iter().map(PathBuf::from).find(|p| p.exists());
+    found.expect("python3 (the listener) is needed")
+}
+
+/// A fresh root-owned sticky, world-writable directory: our own `/tmp`.
+fn sticky_tmp() -> tempfile::TempDir {
+    let t = tempfile::Builder::new().prefix("hfsticky").tempdir().unwrap();
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    t
+}
+
+/// The world's environment without a socket override, with `TMPDIR` set: the client computes
+/// `$TMPDIR/hf-auth-<uid>/hf-authd.sock` itself.
+fn client(w: &World, name: &str, tmpdir: &Path) -> Command {
+    let mut cmd = w.command(bin(name));
+    cmd.env_remove("HF_AUTH_SOCKET").env("TMPDIR", tmpdir).env("HF_AUTH_DEBUG", "1");
+    cmd
+}
+
+fn run(mut cmd: Command, args: &[&str], input: Option<&str>) -> (std::process::Output, Duration) {
+    let start = Instant::now();
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if input.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        let _ = stdin.write_all(text.as_bytes());
+    }
+    let out = child.wait_with_output().unwrap();
+    (out, start.elapsed())
+}
+
+fn uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// The three clients that carry a secret, each refused with `why` in its error.
+fn assert_all_refused(w: &World, tmpdir: &Path, why: &[&str]) {
+    let mut token = client(w, "hf-auth", tmpdir);
+    token.env("HF_TOKEN", ENV_SECRET);
+    let login = client(w, "hf-auth", tmpdir);
+    let erase = client(w, "git-credential-hf", tmpdir);
+    let git_input = format!("protocol=http\nhost=127.0.0.1:9\nusername=hf_user\npassword={GIT_SECRET}\n\n");
+    for (name, cmd, args, input) in [
+        ("login", login, vec!["login", "--token", LOGIN_SECRET], None),
+        ("token", token, vec!["token"], None),
+        ("erase", erase, vec!["erase"], Some(git_input.as_str())),
+    ] {
+        let (out, _) = run(cmd, &args, input);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let expected_code = if name == "erase" { 0 } else { 1 };
+        assert_eq!(out.status.code(), Some(expected_code), "{name}: {stderr}");
+        assert!(out.stdout.is_empty(), "{name} printed: {}", String::from_utf8_lossy(&out.stdout));
+        for part in why {
+            assert!(stderr.contains(part), "{name}: expected {part:?} in: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn a_socket_directory_made_by_another_user_gets_no_byte() {
+    let tmp = sticky_tmp();
+    let socket = tmp.path().join(format!("hf-auth-{}", uid())).join("hf-authd.sock");
+    let Some(nobody) = as_nobody(&python()) else { return };
+    let listener = Listener::spawn(nobody, &socket);
+    let w = World::new("http://127.0.0.1:9");
+    let dir = socket.parent().unwrap().display().to_string();
+    assert_all_refused(&w, tmp.path(), &[&dir, "owned by uid 65534"]);
+    assert_eq!(listener.received(), 0, "the other user's listener received bytes");
+    assert!(w.token_file().is_none());
+}
+
+#[test]
+fn a_listener_of_another_uid_behind_a_private_directory_gets_no_byte() {
+    // Our own private directory, but the socket in it leads to nobody's listener (a hard link):
+    // only the peer's credentials can tell.
+    let tmp = sticky_tmp();
+    let theirs = tmp.path().join("theirs").join("l.sock");
+    let Some(nobody) = as_nobody(&python()) else { return };
+    let listener = Listener::spawn(nobody, &theirs);
+    let w = World::new("http://127.0.0.1:9");
+    let mine = tempfile::tempdir().unwrap();
+    let dir = mine.path().join(format!("hf-auth-{}", uid()));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::hard_link(&theirs, dir.join("hf-authd.sock")).unwrap();
+    assert_all_refused(&w, mine.path(), &[&dir.join("hf-authd.sock").display().to_string(), "uid 65534"]);
+    assert_eq!(listener.received(), 0, "the other user's listener received bytes");
+}
+
+#[test]
+fn a_socket_directory_open_to_others_is_refused() {
+    let tmp = sticky_tmp();
+    let socket = tmp.path().join(format!("hf-auth-{}", uid())).join("hf-authd.sock");
+    let listener = Listener::spawn(Command::new(python()), &socket);
+    std::fs::set_permissions(socket.parent().unwrap(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let w = World::new("http://127.0.0.1:9");
+    let dir = socket.parent().unwrap().display().to_string();
+    assert_all_refused(&w, tmp.path(), &[&dir, "writable by others"]);
+    assert_eq!(listener.received(), 0, "bytes went to a socket in an open directory");
+}
+
+#[test]
+fn a_socket_directory_that_is_a_symlink_is_refused() {
+    let tmp = sticky_tmp();
+    let real = tmp.path().join("real").join("hf-authd.sock");
+    let listener = Listener::spawn(Command::new(python()), &real);
+    std::fs::set_permissions(real.parent().unwrap(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let link = tmp.path().join(format!("hf-auth-{}", uid()));
+    std::os::unix::fs::symlink(real.parent().unwrap(), &link).unwrap();
+    let w = World::new("http://127.0.0.1:9");
+    assert_all_refused(&w, tmp.path(), &[&link.display().to_string(), "symlink"]);
+    assert_eq!(listener.received(), 0, "bytes went through a planted symlink");
+}
+
+#[test]
+fn a_daemon_that_never_answers_gives_a_clear_error_in_bounded_time() {
+    let w = World::new("http://127.0.0.1:9");
+    let _listener = Listener::spawn(Command::new(python()), &w.socket());
+    for args in [vec!["token"], vec!["login", "--token", LOGIN_SECRET], vec!["status"]] {
+        let (out, took) = run(w.command(bin("hf-auth")), &args, None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("did not answer"), "{args:?}: {stderr}");
+        assert!(stderr.contains(&w.socket().display().to_string()), "{args:?}: {stderr}");
+        assert!(took < Duration::from_secs(20), "{args:?} took {took:?}");
+    }
+    let input = "protocol=http\nhost=127.0.0.1:9\n\n";
+    let (out, took) = run(w.command(bin("git-credential-hf")), &["get"], Some(input));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(took < Duration::from_secs(5), "git-credential-hf get took {took:?}");
+}
