@@ -6,8 +6,9 @@ use prost::Message;
 use std::path::PathBuf;
 
 /// Keep in step with `src/redact.rs`, which implements `Debug` for each of these.
-const SECRET_BEARING: [&str; 5] = [
+const SECRET_BEARING: [&str; 6] = [
     ".hfauth.v1.ClientContext",
+    ".hfauth.v1.OidcContext",
     ".hfauth.v1.LoginRequest",
     ".hfauth.v1.ResolveResponse",
     ".hfauth.v1.WhoAmIRequest",

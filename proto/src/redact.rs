@@ -25,6 +25,22 @@ impl fmt::Debug for pb::ClientContext {
             .field("env_token_var", &self.env_token_var)
             .field("offline", &self.offline)
             .field("oauth_client_id", &self.oauth_client_id)
+            .field("token_name", &self.token_name)
+            .field("cwd", &self.cwd)
+            .field("repo", &self.repo)
+            .field("access", &self.access)
+            .field("oidc", &self.oidc)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::OidcContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcContext")
+            .field("resource", &self.resource)
+            .field("id_token", &self.id_token.as_deref().map(secret))
+            .field("github_request_url", &self.github_request_url)
+            .field("github_request_token", &self.github_request_token.as_deref().map(secret))
             .finish()
     }
 }
@@ -78,6 +94,12 @@ mod tests {
             token_path: "/h/token".into(),
             env_token: Some(env_token.into()),
             endpoint: "https://huggingface.co".into(),
+            oidc: Some(pb::OidcContext {
+                resource: "acme/x".into(),
+                id_token: Some(env_token.into()),
+                github_request_url: "http://127.0.0.1:1/id".into(),
+                github_request_token: Some(env_token.into()),
+            }),
             ..Default::default()
         }
     }
