@@ -10,6 +10,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod backups;
+mod links;
+mod modes;
+
+/// `nobody`'s uid (and gid), the "other local user" of these tests.
+const NOBODY: u32 = 65534;
+
 /// Runs a program as `nobody` (tests run as root in CI); `None` when that is impossible here.
 fn as_nobody(program: &std::path::Path) -> Option<Command> {
     let root = rustix::process::geteuid().is_root();
@@ -26,6 +33,11 @@ fn as_nobody(program: &std::path::Path) -> Option<Command> {
             None
         }
     }
+}
+
+/// [`as_nobody`] for a test that already checked it can run as `nobody`.
+fn as_nobody_cmd(program: &std::path::Path) -> Command {
+    as_nobody(program).expect("root with setpriv")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
