@@ -2,10 +2,10 @@
 //! numbered when a second one lands in the same second), and their removal: they hold tokens, so
 //! a logout of everything takes them too.
 
+use super::FsError;
 use super::walk::{self, Dir};
 use super::write::write_in;
-use super::{FsError, my_uid};
-use rustix::fs::{AtFlags, FileType};
+use rustix::fs::AtFlags;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -52,19 +52,7 @@ pub fn list_backups(path: &Path) -> Result<Vec<PathBuf>, FsError> {
 fn backups_in(dir: &Dir, name: &OsStr) -> Result<Vec<OsString>, FsError> {
     let mut prefix = name.as_bytes().to_vec();
     prefix.extend_from_slice(SUFFIX.as_bytes());
-    let entries = rustix::fs::Dir::new(dir.readable()?).map_err(super::errno_err(&dir.path))?;
-    let mut found: Vec<OsString> = entries
-        .filter_map(Result::ok)
-        .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
-        .filter(|n| n.as_bytes().starts_with(&prefix))
-        .filter(|n| {
-            dir.entry(n).ok().flatten().is_some_and(|st| {
-                FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_uid == my_uid()
-            })
-        })
-        .collect();
-    found.sort();
-    Ok(found)
+    dir.own_files_starting_with(&prefix)
 }
 
 /// Removes the backups of `path`; the paths removed.

@@ -51,8 +51,9 @@ fn open_or_create(path: &Path, loc: &Located) -> Result<OwnedFd, FsError> {
         Err(Errno::EXIST) => match rustix::fs::openat(&loc.dir.fd, name, base | OFlags::RDWR, Mode::empty()) {
             Ok(fd) => fd,
             // Another user's lock file (0664, not ours to write): a read-only fd locks as well.
-            Err(Errno::ACCESS) => rustix::fs::openat(&loc.dir.fd, name, base | OFlags::RDONLY, Mode::empty())
-                .map_err(errno_err(path))?,
+            Err(Errno::ACCESS) => {
+                rustix::fs::openat(&loc.dir.fd, name, base | OFlags::RDONLY, Mode::empty()).map_err(errno_err(path))?
+            }
             Err(e) => return Err(errno_err(path)(e)),
         },
         Err(e) => return Err(errno_err(path)(e)),

@@ -70,6 +70,24 @@ impl Dir {
         Ok(Dir { fd, path: self.path.clone(), stat: self.stat, created: self.created })
     }
 
+    /// Regular files of ours whose names start with `prefix` (temp files, backups), sorted.
+    pub fn own_files_starting_with(&self, prefix: &[u8]) -> Result<Vec<OsString>, FsError> {
+        let entries = rustix::fs::Dir::new(self.readable()?).map_err(errno_err(&self.path))?;
+        let mut found: Vec<OsString> = entries
+            .filter_map(Result::ok)
+            .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+            .filter(|n| n.as_bytes().starts_with(prefix))
+            .filter(|n| {
+                let st = self.entry(n).ok().flatten();
+                st.is_some_and(|st| {
+                    FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_uid == my_uid()
+                })
+            })
+            .collect();
+        found.sort();
+        Ok(found)
+    }
+
     /// Others may write here, but the sticky bit keeps them from our entries: `/tmp`.
     pub fn is_shared_sticky(&self) -> bool {
         self.stat.st_mode & S_ISVTX != 0 && self.stat.st_mode & 0o002 != 0

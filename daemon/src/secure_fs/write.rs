@@ -11,7 +11,6 @@ use rustix::io::Errno;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// Atomically replaces `path` with `contents`, mode 0600, creating missing directories 0700.
@@ -121,18 +120,7 @@ pub fn remove_if_exists(path: &Path) -> Result<bool, FsError> {
 
 /// Our temp files in `dir`: regular files of ours named with [`TEMP_PREFIX`].
 fn temp_files(dir: &Dir) -> Vec<OsString> {
-    let Ok(fd) = dir.readable() else { return Vec::new() };
-    let Ok(entries) = rustix::fs::Dir::new(fd) else { return Vec::new() };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
-        .filter(|n| n.as_bytes().starts_with(TEMP_PREFIX.as_bytes()))
-        .filter(|n| {
-            dir.entry(n).ok().flatten().is_some_and(|st| {
-                FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_uid == my_uid()
-            })
-        })
-        .collect()
+    dir.own_files_starting_with(TEMP_PREFIX.as_bytes()).unwrap_or_default()
 }
 
 /// Does `dir` hold temp files of ours (a crash's leftovers, or a write in flight)?

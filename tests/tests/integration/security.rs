@@ -1,6 +1,8 @@
 //! The daemon's defences: only its own uid is served, hostile socket directories are refused,
 //! one daemon per socket, stale sockets replaced, bounded and malformed input rejected while it
-//! keeps serving, no token in any log, and a process that cannot be dumped.
+//! keeps serving, no token in any log, and a process that cannot be dumped. The daemon's file
+//! rules against other local users: [`links`] (planted symlinks, foreign and open directories),
+//! [`modes`] (which directories get chmodded), [`backups`] (logout leaves no copy).
 
 use hf_auth_proto::pb;
 use hf_auth_tests::fake_hub::{Account, FakeHub};

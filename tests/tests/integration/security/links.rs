@@ -6,7 +6,7 @@
 //! the attacker is `nobody` (setpriv) or a third uid the test chowns to; the daemon and its clients
 //! are the real binaries.
 
-use super::{as_nobody, as_nobody_cmd, NOBODY};
+use super::{NOBODY, as_nobody, as_nobody_cmd};
 use hf_auth_tests::fake_hub::{Account, FakeHub};
 use hf_auth_tests::procs::{Run, World, bin};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -48,7 +48,12 @@ fn open_scratch() -> tempfile::TempDir {
 fn plant_as_nobody(target: &Path, link: &Path) {
     let mut cmd = as_nobody(Path::new("/bin/ln")).expect("root with setpriv (checked by the caller)");
     let out = cmd.arg("-s").arg(target).arg(link).output().unwrap();
-    assert!(out.status.success(), "nobody could not plant {}: {}", link.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "nobody could not plant {}: {}",
+        link.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::symlink_metadata(link).unwrap().uid(), NOBODY);
 }
 
@@ -177,7 +182,12 @@ async fn as_root_a_directory_of_another_user_or_open_to_all_is_never_used() {
         let login = w.run("hf-auth", &["login", "--token", TOKEN], None).await;
         assert_refused(&login, case, names);
         for dir in [&theirs, &open] {
-            assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0, "{case}: something was created in {}", dir.display());
+            assert_eq!(
+                std::fs::read_dir(dir).unwrap().count(),
+                0,
+                "{case}: something was created in {}",
+                dir.display()
+            );
         }
         eprintln!("{case}: refused: {}", login.stderr().trim());
     }
