@@ -18,6 +18,9 @@ pub async fn run(s: &Session, args: LogoutArgs) -> CmdResult {
         return Ok(());
     }
     if r.all {
+        for backup in &r.removed_backups {
+            s.out.info(&format!("Deleted {backup}, a backup of stored_tokens (it held tokens too)."));
+        }
         s.out.info("Successfully logged out from all access tokens.");
     } else {
         let name = args.token_name.unwrap_or_default();

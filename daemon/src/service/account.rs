@@ -104,11 +104,16 @@ pub(super) async fn logout(daemon: &Arc<Daemon>, req: pb::LogoutRequest) -> Resu
     let home = home(daemon, &ctx).await?;
     let snapshot = home.snapshot();
     let resolved = resolve::resolve(&ctx, &snapshot).ok().and_then(|r| r.token);
-    if resolved.is_none() && snapshot.stored.file.is_empty() && snapshot.stored.problem.is_none() {
-        return Ok(pb::LogoutResponse { not_logged_in: true, ..Default::default() });
-    }
     let name = req.token_name.filter(|n| !n.is_empty());
     let all = name.is_none();
+    if resolved.is_none() && snapshot.stored.file.is_empty() && snapshot.stored.problem.is_none() {
+        // Backups left by earlier rewrites still hold tokens: a logout of everything takes them.
+        let stored = ctx.paths.stored_tokens.clone();
+        let backups = blocking(move || Ok(crate::secure_fs::list_backups(&stored).unwrap_or_default())).await?;
+        if !all || backups.is_empty() {
+            return Ok(pb::LogoutResponse { not_logged_in: true, ..Default::default() });
+        }
+    }
     let paths = ctx.paths.clone();
     let removed = blocking(move || {
         let kr = home.keyring();
@@ -128,6 +133,7 @@ pub(super) async fn logout(daemon: &Arc<Daemon>, req: pb::LogoutRequest) -> Resu
         all,
         active_deleted: removed.active_deleted,
         still_logged_in_by_env: env_var(&ctx),
+        removed_backups: removed.removed_backups.iter().map(|p| p.display().to_string()).collect(),
     })
 }
 

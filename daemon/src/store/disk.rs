@@ -143,6 +143,8 @@ pub struct Outcome {
     /// Where an unparseable `stored_tokens` was copied before being rewritten.
     pub backup: Option<PathBuf>,
     pub stored_written: bool,
+    /// Backups of `stored_tokens` a logout of everything deleted with it (they hold tokens too).
+    pub removed_backups: Vec<PathBuf>,
 }
 
 /// The state an update closure sees and edits.
@@ -208,14 +210,27 @@ fn apply(
     delete: bool,
 ) -> Result<Outcome, StoreError> {
     let mut outcome = Outcome::default();
+    // Every file this update touches is checked first, so a refused one (a planted link, another
+    // user's file or directory) leaves the others as they were.
+    let mut targets = Vec::new();
     if dirty || delete {
+        targets.push(paths.stored_tokens.clone());
+    }
+    if change != ActiveChange::Keep {
+        targets.extend([paths.token.clone(), paths.active_name_file()]);
+    }
+    for target in &targets {
+        secure_fs::check_target(target)?;
+    }
+    if delete {
+        // Logout of everything: the file goes, and so do the copies earlier rewrites kept of it
+        // (an unparseable file included: backing it up only to delete the backup would be moot).
+        secure_fs::remove_if_exists(&paths.stored_tokens)?;
+        outcome.removed_backups = secure_fs::remove_backups(&paths.stored_tokens)?;
+    } else if dirty {
         if let Some(bytes) = raw {
             outcome.backup = Some(secure_fs::back_up(&paths.stored_tokens, &bytes)?);
         }
-    }
-    if delete {
-        secure_fs::remove_if_exists(&paths.stored_tokens)?;
-    } else if dirty {
         // New names are validated where they are added (ops); names already in the file were
         // written by someone else and stay as they are, even ones we would not create.
         secure_fs::write_secret(&paths.stored_tokens, ini::render(file).as_bytes())?;

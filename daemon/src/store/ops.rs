@@ -102,6 +102,8 @@ pub struct Removed {
     pub tokens: Vec<Token>,
     /// The token file was deleted.
     pub active_deleted: bool,
+    /// Backups of `stored_tokens` deleted with it (logout of everything).
+    pub removed_backups: Vec<std::path::PathBuf>,
 }
 
 /// `_logout_from_token`: removes the section; deletes the token file when the section's raw
@@ -126,14 +128,15 @@ pub fn logout_one(paths: &HomePaths, name: &str, kr: &Keyring<'_>) -> Result<Rem
         if active_deleted {
             edit.change = ActiveChange::Delete;
         }
-        Ok::<_, OpError>(Removed { tokens: raw.into_iter().collect(), active_deleted })
+        Ok::<_, OpError>(Removed { tokens: raw.into_iter().collect(), active_deleted, removed_backups: Vec::new() })
     })?;
     Ok(removed)
 }
 
-/// Logout of everything: both files deleted (the directory stays), every keyring entry first.
+/// Logout of everything: both files and the backups of `stored_tokens` deleted (the directory
+/// stays), every keyring entry first.
 pub fn logout_all(paths: &HomePaths, kr: &Keyring<'_>) -> Result<Removed, OpError> {
-    let (removed, _) = disk::update(paths, |edit| {
+    let (mut removed, outcome) = disk::update(paths, |edit| {
         let mut tokens: Vec<Token> =
             edit.stored.sections.iter().filter_map(|s| s.get("hf_token").map(Token::new)).collect();
         for section in edit.stored.sections.iter().filter(|s| keyring::is_keyring_section(s)) {
@@ -144,7 +147,8 @@ pub fn logout_all(paths: &HomePaths, kr: &Keyring<'_>) -> Result<Removed, OpErro
         let active_deleted = edit.active.is_some() || edit.active_name.is_some();
         edit.delete_stored();
         edit.change = ActiveChange::Delete;
-        Ok::<_, OpError>(Removed { tokens, active_deleted })
+        Ok::<_, OpError>(Removed { tokens, active_deleted, removed_backups: Vec::new() })
     })?;
+    removed.removed_backups = outcome.removed_backups;
     Ok(removed)
 }

@@ -1,6 +1,8 @@
 //! The daemon's defences: only its own uid is served, hostile socket directories are refused,
 //! one daemon per socket, stale sockets replaced, bounded and malformed input rejected while it
-//! keeps serving, no token in any log, and a process that cannot be dumped.
+//! keeps serving, no token in any log, and a process that cannot be dumped. The daemon's file
+//! rules against other local users: [`links`] (planted symlinks, foreign and open directories),
+//! [`modes`] (which directories get chmodded), [`backups`] (logout leaves no copy).
 
 mod autostart;
 mod client_trust;
@@ -12,6 +14,13 @@ use hf_auth_tests::procs::{World, bin};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+mod backups;
+mod links;
+mod modes;
+
+/// `nobody`'s uid (and gid), the "other local user" of these tests.
+const NOBODY: u32 = 65534;
 
 /// Runs a program as `nobody` (tests run as root in CI); `None` when that is impossible here.
 fn as_nobody(program: &std::path::Path) -> Option<Command> {
@@ -29,6 +38,11 @@ fn as_nobody(program: &std::path::Path) -> Option<Command> {
             None
         }
     }
+}
+
+/// [`as_nobody`] for a test that already checked it can run as `nobody`.
+fn as_nobody_cmd(program: &std::path::Path) -> Command {
+    as_nobody(program).expect("root with setpriv")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

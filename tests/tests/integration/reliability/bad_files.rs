@@ -8,7 +8,7 @@
 //! `stored_tokens` lists as empty, as huggingface_hub reads it; the active token comes from the
 //! token file alone, so `Resolve` is unaffected; an unparseable file is backed up before a rewrite;
 //! an unreadable one (not a regular file, too large, not ours) is never written. A daemon running as
-//! root may use another user's file through a symlink, but must leave it owned by that user.
+//! root takes no other user's file either, through a symlink or not (daemon/src/secure_fs/).
 
 use super::{connect, context_for, private_run_dir};
 use hf_auth::connect::Client;
@@ -306,12 +306,11 @@ async fn a_symlink_to_another_users_file_is_refused_and_left_alone() {
     hub.shutdown().await;
 }
 
-/// The same symlink when the daemon runs as root, which may read any file: a login may use the
-/// other user's file (root's choice), but must not take it from its owner. Today the atomic
-/// rename replaces it with a root-owned 0600 file, so its owner can no longer read their own
-/// tokens (huggingface_hub, as root, writes in place and keeps the owner).
+/// The same symlink when the daemon runs as root, which could read any file: the other user's
+/// file is neither read nor written (once, the atomic rename replaced it with a root-owned 0600
+/// file, so its owner could no longer read their own tokens), and a login is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn as_root_a_login_through_a_symlink_leaves_the_other_users_file_theirs() {
+async fn as_root_a_symlink_to_another_users_file_is_refused_and_left_theirs() {
     if !rustix::process::geteuid().is_root() {
         assert!(std::env::var("CI").is_err(), "CI runs as root");
         eprintln!("SKIPPED: not root");
@@ -331,23 +330,13 @@ async fn as_root_a_login_through_a_symlink_leaves_the_other_users_file_theirs() 
     std::os::unix::fs::symlink(&foreign, home.join("stored_tokens")).unwrap();
     let ctx = context_for(&home, &hub.endpoint());
     let before = fingerprint(&foreign);
-    let r = c.login(pb::LoginRequest { context: Some(ctx), token: FRESH.into() }).await;
-    let owner = std::fs::metadata(&foreign).unwrap().uid();
-    match r {
-        Err(e) => {
-            assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
-            assert_eq!(fingerprint(&foreign), before, "refused, yet the file changed");
-        }
-        Ok(_) => {
-            let names: Vec<String> = super::parsed_sections(&std::fs::read(&foreign).unwrap())
-                .expect("parses")
-                .into_iter()
-                .map(|(n, _)| n)
-                .collect();
-            assert_eq!(names, ["fresh", "theirs"], "the other user's sections");
-        }
-    }
-    assert_eq!(owner, 65534, "the other user's stored_tokens now belongs to uid {owner}: its owner lost it");
+    let l = c.list(pb::ListRequest { context: Some(ctx.clone()) }).await.expect("list").into_inner();
+    assert!(l.tokens.is_empty() && l.stored_tokens_problem.contains("owned by uid 65534"), "{l:?}");
+    let e = c.login(pb::LoginRequest { context: Some(ctx), token: FRESH.into() }).await.expect_err("refused");
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    assert!(e.message().contains("owned by uid 65534") && e.message().contains("left untouched"), "{e:?}");
+    assert_eq!(fingerprint(&foreign), before, "refused, yet the file changed");
+    assert_eq!(std::fs::metadata(&foreign).unwrap().uid(), 65534, "the other user's file changed owner");
     daemon.stop().await.expect("daemon stops");
     hub.shutdown().await;
 }
