@@ -26,6 +26,10 @@ pub struct Config {
     pub mirror_token_file: bool,
     /// Refresh OAuth tokens this many seconds before they expire (huggingface_hub: one day).
     pub refresh_margin_secs: u64,
+    /// The endpoint a stored token without an `hf_auth_endpoint` record (one huggingface_hub
+    /// wrote) is taken to come from: only its clients may have such a token refreshed or looked
+    /// up. huggingface_hub's default endpoint unless you use a private Hub only.
+    pub default_endpoint: String,
     /// The file this was loaded from (or would have been: it may not exist yet). `storage migrate`
     /// writes its choice there. Not a setting.
     #[serde(skip)]
@@ -40,6 +44,7 @@ impl Default for Config {
             keyring_timeout_secs: 5,
             mirror_token_file: true,
             refresh_margin_secs: 86_400,
+            default_endpoint: hf_auth_proto::paths::DEFAULT_ENDPOINT.to_owned(),
             source: None,
         }
     }
