@@ -16,7 +16,8 @@ fn now() -> i64 {
 
 /// The same home as `home`, seen by a client whose `HF_ENDPOINT` is `endpoint`.
 fn at(home: &TestHome, endpoint: &str, client_id: &str) -> Option<pb::ClientContext> {
-    let ctx = ClientContext { endpoint: endpoint.to_owned(), oauth_client_id: client_id.to_owned(), ..home.ctx.clone() };
+    let ctx =
+        ClientContext { endpoint: endpoint.to_owned(), oauth_client_id: client_id.to_owned(), ..home.ctx.clone() };
     Some(ctx.to_pb())
 }
 
@@ -57,10 +58,8 @@ async fn the_refresh_token_goes_only_to_the_issuer() {
     let git = format!("protocol=http\nhost={}\n\n", mirror.addr());
     w.run("git-credential-hf", &["get"], Some(&git)).await;
 
-    let refreshed = eventually(Duration::from_secs(20), || async {
-        w.token_file().as_deref() == Some("hf_oauth_refreshed")
-    })
-    .await;
+    let refreshed =
+        eventually(Duration::from_secs(20), || async { w.token_file().as_deref() == Some("hf_oauth_refreshed") }).await;
     assert!(
         refreshed.is_some(),
         "not refreshed at the issuer; the mirror got {} token requests",
@@ -108,7 +107,10 @@ async fn a_section_without_a_record_is_refreshed_only_for_the_default_endpoint()
     let state = list.into_inner().tokens[0].refresh_state;
     assert_eq!(state, pb::RefreshState::None as i32, "scheduled for a mirror's client");
     let r = c
-        .resolve(pb::ResolveRequest { context: at(&home, &mirror.endpoint(), "mirror-client"), username: String::new() })
+        .resolve(pb::ResolveRequest {
+            context: at(&home, &mirror.endpoint(), "mirror-client"),
+            username: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -146,11 +148,8 @@ async fn a_record_python_dropped_is_kept_by_its_refresh_token() {
     let home = TestHome::new(&issuer.endpoint());
     let record = format!("hf_auth_endpoint = {}\nhf_auth_client_id = issuer-client\n", issuer.endpoint());
     home.write_stored(
-        format!(
-            "[oauth-alice]\nhf_token = hf_old\nrefresh_token = rt_kept\nexpires_at = {}\n{record}\n",
-            now() + 3600
-        )
-        .as_bytes(),
+        format!("[oauth-alice]\nhf_token = hf_old\nrefresh_token = rt_kept\nexpires_at = {}\n{record}\n", now() + 3600)
+            .as_bytes(),
     );
     home.write_token(b"hf_old");
     let config = Config { refresh_margin_secs: 60, ..Config::default() };
@@ -175,7 +174,11 @@ async fn a_record_python_dropped_is_kept_by_its_refresh_token() {
         home.token_file().as_deref() == Some(b"hf_by_daemon".as_slice())
     })
     .await;
-    assert!(done.is_some(), "the daemon did not refresh at the issuer; mirror token requests: {}", mirror.requests(TOKEN));
+    assert!(
+        done.is_some(),
+        "the daemon did not refresh at the issuer; mirror token requests: {}",
+        mirror.requests(TOKEN)
+    );
     assert_eq!(mirror.requests(TOKEN), 0);
     assert!(!mirror.ever_received("rt_kept"));
     assert_eq!(issuer.requests(TOKEN), 2);
@@ -190,8 +193,7 @@ async fn a_record_python_dropped_is_kept_by_its_refresh_token() {
 fn python_reads_the_record_and_keeps_it() {
     let Some(py) = python::python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let section =
-        "[oauth-alice]\nhf_token = hf_o\nrefresh_token = rt\nexpires_at = 1797921368\nhf_auth_endpoint = https://hub.example:8443\nhf_auth_client_id = 26be6b09-91c5-47da-9861-d2d2bb7a7e36\n\n";
+    let section = "[oauth-alice]\nhf_token = hf_o\nrefresh_token = rt\nexpires_at = 1797921368\nhf_auth_endpoint = https://hub.example:8443\nhf_auth_client_id = 26be6b09-91c5-47da-9861-d2d2bb7a7e36\n\n";
     std::fs::write(dir.path().join("stored_tokens"), section).unwrap();
     let d = dir.path().display().to_string();
     let out = python::run_ok(
@@ -257,11 +259,8 @@ async fn the_owner_lookup_asks_an_endpoint_only_about_its_own_tokens() {
     let r = c.resolve(ask("carol")).await.unwrap().into_inner();
     assert_eq!((r.token.as_str(), r.username.as_str()), (C, "carol"));
     // At the issuer, its own tokens are looked up as before.
-    let r = c
-        .resolve(pb::ResolveRequest { context: home.context(), username: "alice".into() })
-        .await
-        .unwrap()
-        .into_inner();
+    let r =
+        c.resolve(pb::ResolveRequest { context: home.context(), username: "alice".into() }).await.unwrap().into_inner();
     assert_eq!((r.token.as_str(), r.username.as_str()), (A, "alice"));
     assert!(!issuer.received(WHOAMI, C), "carol's token was sent to the issuer");
     for token in [A, B, D] {
