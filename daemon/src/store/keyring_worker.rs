@@ -285,6 +285,7 @@ mod tests {
         let started = Instant::now();
         let e = get(&w, "u").unwrap_err();
         assert!(matches!(e, KeyringError::Busy(_)), "{e:?}");
+        eprintln!("stuck keyring: refused in {:?}", started.elapsed());
         assert!(started.elapsed() < T, "a stuck worker is not waited for");
         assert!(matches!(get(&w, "u").unwrap_err(), KeyringError::BackingOff { failures: 2, secs: 2, .. }));
         assert_eq!(*lock(&calls), 1, "nothing else reached the keyring");
@@ -316,6 +317,7 @@ mod tests {
         }
         let started = Instant::now();
         let e = w.call("late", Op::Get, Duration::from_secs(30)).unwrap_err();
+        eprintln!("full queue: refused in {:?}", started.elapsed());
         assert!(started.elapsed() < Duration::from_secs(1), "not waited for");
         assert!(matches!(e, KeyringError::Busy(_)), "{e:?}");
         assert!(e.to_string().contains("32 keyring calls are waiting"), "{e}");
