@@ -29,6 +29,10 @@ pub struct Config {
     /// Homes kept open at once; past it the least recently used idle ones are closed (and
     /// opened again, from the files, on their next request).
     pub max_open_homes: usize,
+    /// The endpoint a stored token without an `hf_auth_endpoint` record (one huggingface_hub
+    /// wrote) is taken to come from: only its clients may have such a token refreshed or looked
+    /// up. huggingface_hub's default endpoint unless you use a private Hub only.
+    pub default_endpoint: String,
     /// The file this was loaded from (or would have been: it may not exist yet). `storage migrate`
     /// writes its choice there. Not a setting.
     #[serde(skip)]
@@ -44,6 +48,7 @@ impl Default for Config {
             mirror_token_file: true,
             refresh_margin_secs: 86_400,
             max_open_homes: crate::homes::DEFAULT_MAX_OPEN_HOMES,
+            default_endpoint: hf_auth_proto::paths::DEFAULT_ENDPOINT.to_owned(),
             source: None,
         }
     }

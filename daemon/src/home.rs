@@ -39,9 +39,9 @@ pub struct Home {
     dirty: AtomicBool,
     reload_lock: std::sync::Mutex<()>,
     events: broadcast::Sender<HomeEvent>,
-    /// The endpoint and OAuth client id of the last client that used this home: where its
-    /// OAuth tokens are refreshed.
-    origin: RwLock<Option<(String, String)>>,
+    /// Who issued its tokens, as far as records and refresh tokens tell, and which clients
+    /// used it: what decides where a token may be sent (see `crate::issuer`).
+    pub issuers: crate::issuer::Memory,
     /// Shared with the registry: woken whenever any home changes (the refresher listens).
     changes: Option<Arc<tokio::sync::Notify>>,
     /// Keyring secrets read so far, and the keyring token last seen active.
@@ -87,7 +87,7 @@ impl Home {
             dirty: AtomicBool::new(false),
             reload_lock: std::sync::Mutex::new(()),
             events,
-            origin: RwLock::new(None),
+            issuers: Default::default(),
             changes,
             vault: Vault::default(),
             keyring_settings,
@@ -337,6 +337,9 @@ impl Home {
         if !active_changed && !stored_changed {
             return false;
         }
+        if stored_changed {
+            self.issuers.learn(&fresh.stored.file);
+        }
         *guard = Arc::new(fresh);
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         drop(guard);
@@ -372,21 +375,19 @@ impl Home {
         };
     }
 
-    /// Records who uses this home (cheap when unchanged: the hot path calls it).
-    pub fn set_origin(&self, endpoint: &str, client_id: &str) {
-        let same = self
-            .origin
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_some_and(|(e, c)| e == endpoint && c == client_id);
-        if !same {
-            *self.origin.write().unwrap_or_else(|e| e.into_inner()) = Some((endpoint.to_owned(), client_id.to_owned()));
+    /// Records that a client of `endpoint` (with its OAuth client id) uses this home.
+    /// A new one wakes the refresher: a section may now have somewhere to go.
+    pub fn note_client(&self, endpoint: &str, client_id: &str) {
+        if self.issuers.note_client(endpoint, client_id)
+            && let Some(changes) = &self.changes
+        {
+            changes.notify_one();
         }
     }
 
-    pub fn origin(&self) -> Option<(String, String)> {
-        self.origin.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The endpoint that issued a section of this home, if known.
+    pub fn issuer_of(&self, section: &crate::store::ini::Section) -> Option<crate::store::origin::Origin> {
+        self.issuers.issuer_of(section)
     }
 
     /// The directories whose entries make up this home (one, except in staging mode).

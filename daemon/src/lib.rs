@@ -10,6 +10,7 @@ pub mod error;
 pub mod home;
 pub mod homes;
 pub mod hub;
+pub mod issuer;
 pub mod refresh;
 pub mod resolve;
 pub mod run;

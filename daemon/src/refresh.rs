@@ -13,12 +13,19 @@
 //! refresh tokens read from and written back to its one keyring entry, and its section's
 //! `expires_at` updated; huggingface_hub cannot refresh those (they have no `hf_token`), so the
 //! daemon is the only refresher.
+//!
+//! A refresh goes only to the endpoint that issued the token, with the OAuth client id it was
+//! issued to (its section's record), never to wherever the last client pointed; a section with
+//! no known issuer follows the rule in `crate::issuer`, and a section with nowhere to go is not
+//! scheduled at all (`list` shows no refresh).
 
 use crate::home::Home;
+use crate::issuer::{self, Target};
 use crate::state::Daemon;
 use crate::store::disk::{self, ActiveChange, token_section};
 use crate::store::ini::Section;
 use crate::store::keyring::{self, Secret};
+use crate::store::origin::Origin;
 use hf_auth_proto::Token;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -54,10 +61,12 @@ pub enum Plan {
     NeedsLogin,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Refresher {
     tracks: Mutex<HashMap<(PathBuf, String), Track>>,
     kick: Notify,
+    /// Where sections without a known issuer may be refreshed (`Config::default_endpoint`).
+    default_endpoint: String,
 }
 
 /// One refreshable section, as stored.
@@ -69,6 +78,12 @@ struct Candidate {
     stamp: String,
     section_key: u64,
     expires_at: i64,
+    /// Where its refresh goes.
+    target: Target,
+    /// The record the section carried when planned (re-checked under the lock).
+    record: Option<Origin>,
+    /// Its issuer, recorded or remembered: written into the refreshed section.
+    issuer: Option<Origin>,
 }
 
 fn stamp_key(stamp: &str) -> u64 {
@@ -94,7 +109,8 @@ fn refreshable_key(home: &Home, s: &Section) -> Option<u64> {
     if no_refresh { None } else { section_key(s) }
 }
 
-fn candidates(home: &Home) -> Vec<Candidate> {
+fn candidates(home: &Home, default_endpoint: &str) -> Vec<Candidate> {
+    let clients = home.issuers.clients();
     home.snapshot()
         .stored
         .file
@@ -103,18 +119,26 @@ fn candidates(home: &Home) -> Vec<Candidate> {
         .filter_map(|s| {
             let in_keyring = keyring::is_keyring_section(s);
             let stamp = if in_keyring { s.get("expires_at")? } else { s.get("hf_token")? };
+            let issuer = home.issuer_of(s);
             Some(Candidate {
                 name: s.name.clone(),
                 in_keyring,
                 stamp: stamp.to_owned(),
                 section_key: refreshable_key(home, s)?,
                 expires_at: s.get("expires_at")?.trim().parse().ok()?,
+                target: issuer::refresh_target(issuer.as_ref(), &clients, default_endpoint)?,
+                record: Origin::of(s),
+                issuer,
             })
         })
         .collect()
 }
 
 impl Refresher {
+    pub fn new(default_endpoint: &str) -> Self {
+        Self { tracks: Mutex::default(), kick: Notify::new(), default_endpoint: default_endpoint.to_owned() }
+    }
+
     /// Re-plans at once (a login stored a new OAuth token, a home changed).
     pub fn kick(&self) {
         self.kick.notify_one();
@@ -133,9 +157,10 @@ impl Refresher {
         };
     }
 
-    /// The plan for a stored section; `None` when it is not refreshable.
+    /// The plan for a stored section; `None` when it is not refreshable, or has nowhere to go.
     pub fn plan(&self, home: &Home, section: &Section, margin: i64) -> Option<Plan> {
         let key = refreshable_key(home, section)?;
+        issuer::refresh_target(home.issuer_of(section).as_ref(), &home.issuers.clients(), &self.default_endpoint)?;
         let expires_at: i64 = section.get("expires_at")?.trim().parse().ok()?;
         Some(match self.due(home, &section.name, key, expires_at, margin) {
             None => Plan::NeedsLogin,
@@ -183,7 +208,7 @@ impl Refresher {
         let margin = daemon.config.refresh_margin_secs as i64;
         let mut next: Option<i64> = None;
         for home in daemon.homes.all() {
-            for c in candidates(&home) {
+            for c in candidates(&home, &self.default_endpoint) {
                 let Some((due, _)) = self.due(&home, &c.name, c.section_key, c.expires_at, margin) else { continue };
                 if due > unix_now() {
                     next = Some(next.map_or(due, |n| n.min(due)));
@@ -255,11 +280,10 @@ enum Outcome {
 }
 
 async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outcome {
-    let Some((endpoint, client_id)) = home.origin() else {
-        return Outcome::Failed("no endpoint known for this home yet".into());
-    };
+    let Target { endpoint, client_id } = c.target.clone();
     let (daemon2, home2) = (daemon.clone(), home.clone());
     let (name, planned, in_keyring) = (c.name.clone(), c.stamp.clone(), c.in_keyring);
+    let (record, issuer) = (c.record.clone(), c.issuer.clone());
     let margin = daemon.config.refresh_margin_secs as i64;
     let runtime = tokio::runtime::Handle::current();
     let result = tokio::task::spawn_blocking(move || {
@@ -270,8 +294,9 @@ async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outco
             let Some(section) = edit.stored.get(&name).cloned() else {
                 return Ok::<_, disk::StoreError>(Outcome::Gone);
             };
-            if keyring::is_keyring_section(&section) != in_keyring {
-                return Ok(Outcome::Gone); // migrated meanwhile: planned again from the new form
+            if keyring::is_keyring_section(&section) != in_keyring || Origin::of(&section) != record {
+                // Migrated, or logged in again elsewhere, meanwhile: planned again from the new form.
+                return Ok(Outcome::Gone);
             }
             let stamp = if in_keyring { section.get("expires_at") } else { section.get("hf_token") };
             if stamp != Some(planned.as_str()) {
@@ -315,6 +340,9 @@ async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outco
             } else {
                 token_section(&name, &new, Some(&new_rt), expires_at)
             };
+            // The record stays (or comes back, when huggingface_hub's refresh dropped it); a
+            // section that never had one stays as huggingface_hub writes it.
+            let refreshed = Origin::apply(issuer.as_ref(), refreshed);
             let key = section_key(&refreshed).unwrap_or_default();
             edit.stored.upsert(refreshed);
             edit.stored_changed();

@@ -23,7 +23,9 @@ pub struct Options {
     /// Print "ready <pid>" on stdout once serving (the client's autostart waits for it).
     pub print_ready: bool,
     /// Homes to open at start (the daemon's own default home), so their OAuth tokens are
-    /// refreshed before any client asks: `(paths, endpoint, oauth client id)`.
+    /// refreshed before any client asks: `(paths, endpoint, oauth client id)`, the home counting
+    /// as used by a client of that endpoint (which matters only for sections without a record,
+    /// and only when it is the default endpoint: see `crate::issuer`).
     pub preload: Vec<(hf_auth_proto::HomePaths, String, String)>,
 }
 
@@ -138,7 +140,7 @@ pub async fn run(
         let homes = daemon.homes.clone();
         let home = tokio::task::spawn_blocking(move || homes.get(&paths)).await?;
         home.pin();
-        home.set_origin(&endpoint, &client_id);
+        home.note_client(&endpoint, &client_id);
     }
     let refresher = tokio::spawn(crate::refresh::Refresher::run(daemon.clone()));
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);

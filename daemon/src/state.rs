@@ -49,7 +49,7 @@ impl Daemon {
         Ok(Arc::new(Self {
             storage: std::sync::RwLock::new(config.storage),
             whoami: WhoamiCache::new(config.whoami_ttl()),
-            refresher: Default::default(),
+            refresher: crate::refresh::Refresher::new(&config.default_endpoint),
             config,
             homes: Homes::new(keyring_settings, max_open_homes),
             hub: HubClient::new()?,

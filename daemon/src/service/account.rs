@@ -5,6 +5,7 @@ use crate::config::StorageMode;
 use crate::error::{Error, Result};
 use crate::resolve::{self, Source};
 use crate::state::Daemon;
+use crate::store::origin::Origin;
 use crate::store::{disk, ini, keyring, ops};
 use hf_auth_proto::{ClientContext, Token, pb};
 use std::sync::Arc;
@@ -20,7 +21,12 @@ pub(super) async fn login(daemon: &Arc<Daemon>, req: pb::LoginRequest) -> Result
         .map_err(|error| Error::Hub { error, token_source: Source::None })?;
     let name = who.token_name();
     ini::validate_name(&name)?;
-    let (outcome, storage) = save_and_activate(daemon, &ctx, &name, &token, None, None).await?;
+    // Where it was validated, unless that is the default endpoint (where a token without a record
+    // is taken to come from): the file stays byte for byte what huggingface_hub writes.
+    let origin = (!same_endpoint(&ctx.endpoint, &daemon.config.default_endpoint))
+        .then(|| Origin::new(&ctx.endpoint, None))
+        .flatten();
+    let (outcome, storage) = save_and_activate(daemon, &ctx, &name, &token, None, None, origin).await?;
     Ok(pb::LoginResponse {
         backup_path: outcome.backup.map(|p| p.display().to_string()).unwrap_or_default(),
         token_name: name,
@@ -55,9 +61,13 @@ fn checked_token(raw: String) -> Result<Token> {
     Ok(token)
 }
 
+fn same_endpoint(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
 /// Saves a token under `name` and makes it active, then refreshes the in-memory home. In keyring
 /// mode the secret goes to the keyring (verified) before any file is touched; a failing keyring
-/// fails the login and nothing is written.
+/// fails the login and nothing is written. `origin` is recorded in its section.
 pub(crate) async fn save_and_activate(
     daemon: &Arc<Daemon>,
     ctx: &ClientContext,
@@ -65,6 +75,7 @@ pub(crate) async fn save_and_activate(
     token: &Token,
     refresh_token: Option<String>,
     expires_at: Option<i64>,
+    origin: Option<Origin>,
 ) -> Result<(disk::Outcome, pb::Storage)> {
     let home = home(daemon, ctx).await?;
     let paths = ctx.paths.clone();
@@ -77,9 +88,10 @@ pub(crate) async fn save_and_activate(
             ini::validate_name(&name)?;
             let secret = keyring::Secret { token: token.clone(), refresh: refresh_token.map(Token::new) };
             kr.put(&name, &secret)?;
-            ops::save_keyring_and_activate(&paths, &name, &token, expires_at, &kr)?
+            ops::save_keyring_and_activate(&paths, &name, &token, expires_at, origin.as_ref(), &kr)?
         } else {
             let section = disk::token_section(&name, &token, refresh_token.as_deref(), expires_at);
+            let section = Origin::apply(origin.as_ref(), section);
             let (_, outcome) = ops::save_and_activate(&paths, section)?;
             if was_keyring && let Err(e) = kr.delete(&name) {
                 tracing::warn!(%name, error = %e, "could not delete the replaced keyring entry");

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::hub::oauth::Poll;
 use crate::resolve::Source;
 use crate::state::Daemon;
+use crate::store::origin::Origin;
 use hf_auth_proto::pb::{self, device_login_event::Event};
 use hf_auth_proto::{ClientContext, Token};
 use std::sync::Arc;
@@ -91,8 +92,10 @@ async fn flow(daemon: &Arc<Daemon>, ctx: &ClientContext, tx: &Tx) -> Result<()> 
         .map_err(|error| Error::Hub { error, token_source: Source::None })?;
     let name = who.token_name();
     let expires_at = token.expires_in.map(|s| crate::refresh::unix_now() + s);
+    // The endpoint and client id that issued it: its refresh goes there and nowhere else.
+    let origin = Origin::new(&ctx.endpoint, Some(&ctx.oauth_client_id));
     let (outcome, storage) =
-        save_and_activate(daemon, ctx, &name, &access, token.refresh_token.clone(), expires_at).await?;
+        save_and_activate(daemon, ctx, &name, &access, token.refresh_token.clone(), expires_at, origin).await?;
     daemon.refresher.kick();
     let success = pb::LoginResponse {
         token_name: name,

@@ -58,7 +58,9 @@ fn expiry_of(snapshot: &crate::store::disk::Snapshot, name: &str) -> Option<i64>
 const OWNER_LOOKUP_BUDGET: std::time::Duration = std::time::Duration::from_millis(600);
 
 /// The stored token owned by `user`, using cached whoami answers (and, within a short budget,
-/// asking the Hub about tokens it has not seen yet).
+/// asking the Hub about tokens it has not seen yet). Only tokens the caller's endpoint issued are
+/// candidates (`crate::issuer::may_ask`): git pointed at a mirror must not carry the mirror every
+/// stored token to try.
 async fn stored_token_of(
     daemon: &Arc<Daemon>,
     ctx: &hf_auth_proto::ClientContext,
@@ -66,12 +68,14 @@ async fn stored_token_of(
     home: &crate::home::Home,
     user: &str,
 ) -> Option<Token> {
+    let default_endpoint = &daemon.config.default_endpoint;
     // Keyring secrets count once read (git waits here: no keyring call on this path).
     let tokens: Vec<Token> = snapshot
         .stored
         .file
         .sections
         .iter()
+        .filter(|s| crate::issuer::may_ask(home.issuer_of(s).as_ref(), &ctx.endpoint, default_endpoint))
         .filter_map(|s| match keyring::is_keyring_section(s) {
             true => home.vault.cached(&s.name),
             false => s.get("hf_token").and_then(Token::clean),

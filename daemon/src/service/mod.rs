@@ -57,7 +57,7 @@ async fn home(daemon: &Arc<Daemon>, ctx: &ClientContext) -> Result<Arc<Home>> {
             home
         }
     };
-    home.set_origin(&ctx.endpoint, &ctx.oauth_client_id);
+    home.note_client(&ctx.endpoint, &ctx.oauth_client_id);
     Ok(home)
 }
 

@@ -13,17 +13,18 @@
 //! always change together.
 //!
 //! The keyring crate's calls are blocking and, on a locked desktop, wait for an unlock prompt.
-//! Each call runs on its own thread and is abandoned after the configured timeout, so neither
-//! the async runtime nor the `stored_tokens` lock is ever held by a hung keyring. Failures are
-//! errors with a fix in the message: there is never a fallback to plain text.
+//! They run on one worker thread (see [`super::keyring_worker`]): a caller waits at most the
+//! configured timeout, and fails at once while the keyring is stuck, overloaded or just failed,
+//! so neither the async runtime nor the `stored_tokens` lock is held long by a hung keyring.
+//! Failures are errors with a fix in the message: there is never a fallback to plain text.
 
 use hf_auth_proto::{HomePaths, Token};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use super::ini::Section;
+use super::keyring_worker::{Op, Worker};
 
 /// The keyring service every entry is filed under.
 pub const SERVICE: &str = "hf-auth";
@@ -45,6 +46,10 @@ pub enum KeyringError {
          keyring_timeout_secs or unlock it."
     )]
     Timeout(u64),
+    #[error("The keyring is busy: {0}. Try again shortly, or unlock it.")]
+    Busy(String),
+    #[error("The keyring failed {failures} time(s) in a row; not asking it again for {secs}s. (last error: {last})")]
+    BackingOff { failures: u32, secs: u64, last: String },
     #[error("The keyring has no secret for token {0}; log in again with `hf-auth login`.")]
     Missing(String),
     #[error("The keyring returned a different secret for token {0} than was stored; nothing was changed.")]
@@ -218,9 +223,7 @@ impl Keyring<'_> {
     /// Stores the secret of `name`, then reads it back: a copy is only trusted once verified.
     pub fn put(&self, name: &str, secret: &Secret) -> Result<(), KeyringError> {
         let user = entry_user(self.paths, name);
-        let text = secret.encode();
-        call(self.settings.timeout, move || keyring::Entry::new(SERVICE, &user)?.set_password(&text))?
-            .map_err(classify)?;
+        self.worker().call(&user, Op::Set(secret.encode()), self.settings.timeout)?.map_err(|e| classify(&e))?;
         match self.read(name)? {
             Some(back) if back == *secret => {
                 self.vault.remember(name, secret);
@@ -233,49 +236,33 @@ impl Keyring<'_> {
     /// Deletes the entry of `name`; an entry already gone is fine.
     pub fn delete(&self, name: &str) -> Result<(), KeyringError> {
         let user = entry_user(self.paths, name);
-        let result = call(self.settings.timeout, move || keyring::Entry::new(SERVICE, &user)?.delete_credential())?;
+        let result = self.worker().call(&user, Op::Delete, self.settings.timeout)?;
         self.vault.forget(name);
         match result {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(classify(e)),
+            Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(classify(&e)),
         }
     }
 
     /// The keyring's answer for `name`, bypassing the cache.
     fn read(&self, name: &str) -> Result<Option<Secret>, KeyringError> {
         let user = entry_user(self.paths, name);
-        match call(self.settings.timeout, move || keyring::Entry::new(SERVICE, &user)?.get_password())? {
-            Ok(text) => Ok(Some(Secret::decode(text))),
+        match self.worker().call(&user, Op::Get, self.settings.timeout)? {
+            Ok(text) => Ok(text.map(Secret::decode)),
             Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(classify(&e)),
         }
     }
-}
 
-/// Runs one keyring call on its own thread and waits at most `timeout`. A call that does not
-/// answer in time is abandoned (its thread ends whenever the keyring answers).
-fn call<T: Send + 'static>(
-    timeout: Duration,
-    f: impl FnOnce() -> keyring::Result<T> + Send + 'static,
-) -> Result<keyring::Result<T>, KeyringError> {
-    let (tx, rx) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("hf-authd-keyring".into())
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .map_err(|e| KeyringError::Other(format!("cannot start a keyring thread: {e}")))?;
-    match rx.recv_timeout(timeout) {
-        Ok(result) => Ok(result),
-        Err(RecvTimeoutError::Timeout) => Err(KeyringError::Timeout(timeout.as_secs())),
-        Err(RecvTimeoutError::Disconnected) => Err(KeyringError::Other("the keyring call failed".into())),
+    fn worker(&self) -> &'static Worker {
+        Worker::global()
     }
 }
 
 /// Sorts the keyring crate's errors into what the user can do about them. Its messages carry
 /// no secrets (they describe the platform failure).
-fn classify(e: keyring::Error) -> KeyringError {
-    let text = match &e {
+pub(super) fn classify(e: &keyring::Error) -> KeyringError {
+    let text = match e {
         keyring::Error::PlatformFailure(inner) | keyring::Error::NoStorageAccess(inner) => inner.to_string(),
         other => other.to_string(),
     };
@@ -327,14 +314,5 @@ mod tests {
         assert_eq!(oauth.encode(), r#"{"hf_token":"hf_oauth_a\"b","refresh_token":"rt_1"}"#);
         assert_eq!(Secret::decode(oauth.encode()), oauth);
         assert_eq!(Secret::decode("{not json".into()), Secret::plain(Token::new("{not json")));
-    }
-
-    #[test]
-    fn a_hung_call_times_out() {
-        let r = call(Duration::from_millis(50), || {
-            std::thread::sleep(Duration::from_secs(2));
-            Ok(())
-        });
-        assert_eq!(r.unwrap_err(), KeyringError::Timeout(0));
     }
 }

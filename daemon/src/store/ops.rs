@@ -40,16 +40,18 @@ pub fn save_and_activate(paths: &HomePaths, section: Section) -> Result<(Token, 
 
 /// Keyring mode's `_save_token` + `_set_active_token`: the secret is already in the keyring
 /// (verified); `stored_tokens` gets the marker section (with an OAuth token's `expires_at`) and
-/// the token file the token (the mirror), or the active-name file its name.
+/// the token file the token (the mirror), or the active-name file its name. `origin`: the record
+/// of who issued it.
 pub fn save_keyring_and_activate(
     paths: &HomePaths,
     name: &str,
     token: &Token,
     expires_at: Option<i64>,
+    origin: Option<&super::origin::Origin>,
     kr: &Keyring<'_>,
 ) -> Result<Outcome, OpError> {
     ini::validate_name(name).map_err(StoreError::from)?;
-    let section = keyring::section(name, expires_at);
+    let section = super::origin::Origin::apply(origin, keyring::section(name, expires_at));
     let ((), outcome) = disk::update(paths, |edit| {
         edit.stored.upsert(section);
         edit.stored_changed();

@@ -170,6 +170,17 @@ impl FakeHub {
         self.shared.lock().log.get(path)?.last_form.clone()
     }
 
+    /// Whether `secret` appeared in any header or form value of any request to `path` (for
+    /// `Authorization`, inside `Bearer …`).
+    pub fn received(&self, path: &str, secret: &str) -> bool {
+        self.shared.lock().log.get(path).is_some_and(|log| log.received.iter().any(|v| v.contains(secret)))
+    }
+
+    /// Whether `secret` reached this hub at all, on any path.
+    pub fn ever_received(&self, secret: &str) -> bool {
+        self.shared.lock().log.values().any(|log| log.received.iter().any(|v| v.contains(secret)))
+    }
+
     /// Whose tokens the device flow issues (default: `Account::user("alice").oauth()`).
     pub fn set_oauth_account(&self, account: Account) {
         self.shared.lock().oauth_account = account;

@@ -181,6 +181,9 @@ pub(crate) struct PathLog {
     pub last_headers: Option<HeaderMap>,
     pub last_form: Option<Vec<(String, String)>>,
     pub times: Vec<Instant>,
+    /// Every header value and form value received, so a test can ask whether a secret ever
+    /// reached this path (not just in the last request).
+    pub received: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -219,6 +222,8 @@ impl State {
     pub fn record(&mut self, path: &str, headers: &HeaderMap, form: Option<Vec<(String, String)>>) -> Mode {
         let log = self.log.entry(path.to_owned()).or_default();
         log.count += 1;
+        log.received.extend(headers.values().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()));
+        log.received.extend(form.iter().flatten().map(|(_, v)| v.clone()));
         log.last_headers = Some(headers.clone());
         log.last_form = form;
         log.times.push(Instant::now());

@@ -32,7 +32,9 @@ async fn login_writes_python_bytes_and_activates() {
     assert!(r.shadowed_by_env.is_empty());
     // Checklist 11, 12, 22.
     assert_eq!(home.token_file().unwrap(), WORK.as_bytes());
-    assert_eq!(home.stored_file().unwrap(), format!("[work-token]\nhf_token = {WORK}\n\n").as_bytes());
+    // Python's bytes, plus the record of the endpoint that validated it (not the default one).
+    let rec = format!("hf_auth_endpoint = {}\n", hub.endpoint());
+    assert_eq!(home.stored_file().unwrap(), format!("[work-token]\nhf_token = {WORK}\n{rec}\n").as_bytes());
     // Checklist 30: the Hub saw a bearer token and our user agent.
     assert_eq!(hub.last_header("/api/whoami-v2", "authorization").unwrap(), format!("Bearer {WORK}"));
     assert!(hub.last_header("/api/whoami-v2", "user-agent").unwrap().starts_with("hf-auth/"));
@@ -41,7 +43,7 @@ async fn login_writes_python_bytes_and_activates() {
     assert_eq!(home.token_file().unwrap(), READ.as_bytes());
     assert_eq!(
         home.stored_file().unwrap(),
-        format!("[read-token]\nhf_token = {READ}\n\n[work-token]\nhf_token = {WORK}\n\n").as_bytes()
+        format!("[read-token]\nhf_token = {READ}\n{rec}\n[work-token]\nhf_token = {WORK}\n{rec}\n").as_bytes()
     );
 }
 
@@ -194,13 +196,14 @@ async fn logout_all_deletes_both_files_and_keeps_the_dir() {
 
 #[tokio::test]
 async fn corrupt_stored_tokens_is_backed_up_before_a_login_rewrites_it() {
-    let (_hub, daemon, home) = setup().await;
+    let (hub, daemon, home) = setup().await;
     let corrupt = b"[a]\nhf_token = hf_a\n[a]\nhf_token = hf_dup\n";
     home.write_stored(corrupt);
     let r = login(&daemon, &home, WORK).await.unwrap();
     assert!(!r.backup_path.is_empty());
     assert_eq!(std::fs::read(&r.backup_path).unwrap(), corrupt);
-    assert_eq!(home.stored_file().unwrap(), format!("[work-token]\nhf_token = {WORK}\n\n").as_bytes());
+    let rec = format!("hf_auth_endpoint = {}\n", hub.endpoint());
+    assert_eq!(home.stored_file().unwrap(), format!("[work-token]\nhf_token = {WORK}\n{rec}\n").as_bytes());
 }
 
 #[tokio::test]

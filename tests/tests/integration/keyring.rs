@@ -109,6 +109,11 @@ async fn migrate(daemon: &TestDaemon, home: &TestHome, to: pb::Storage) -> pb::M
     c.migrate_storage(pb::MigrateStorageRequest { context: home.context(), to: to as i32 }).await.unwrap().into_inner()
 }
 
+/// The record a login at the fake Hub (not the default endpoint) leaves in a section.
+fn rec(hub: &FakeHub) -> String {
+    format!("hf_auth_endpoint = {}\n", hub.endpoint())
+}
+
 fn stored(home: &TestHome) -> String {
     String::from_utf8(home.stored_file().unwrap_or_default()).unwrap()
 }
@@ -125,11 +130,15 @@ async fn login_list_switch_logout_in_keyring_mode() {
     let r = login(&daemon, &home, WORK).await.unwrap();
     assert_eq!(r.storage, pb::Storage::Keyring as i32);
     // The secret is in the keyring, not in stored_tokens; the token file mirrors the active one.
-    assert_eq!(stored(&home), "[work-token]\nstorage = keyring\n\n");
+    let rec = rec(&hub);
+    assert_eq!(stored(&home), format!("[work-token]\nstorage = keyring\n{rec}\n"));
     assert_eq!(home.token_file().unwrap(), WORK.as_bytes());
     assert_eq!(in_keyring(home.hf_home(), "work-token").as_deref(), Some(WORK));
     login(&daemon, &home, READ).await.unwrap();
-    assert_eq!(stored(&home), "[read-token]\nstorage = keyring\n\n[work-token]\nstorage = keyring\n\n");
+    assert_eq!(
+        stored(&home),
+        format!("[read-token]\nstorage = keyring\n{rec}\n[work-token]\nstorage = keyring\n{rec}\n")
+    );
     assert_eq!(home.token_file().unwrap(), READ.as_bytes());
 
     let l = list(&daemon, &home).await;
@@ -165,7 +174,7 @@ async fn login_list_switch_logout_in_keyring_mode() {
     assert!(r.active_deleted);
     assert_eq!(in_keyring(home.hf_home(), "read-token"), None);
     assert!(home.token_file().is_none());
-    assert_eq!(stored(&home), "[work-token]\nstorage = keyring\n\n");
+    assert_eq!(stored(&home), format!("[work-token]\nstorage = keyring\n{rec}\n"));
     c.logout(pb::LogoutRequest { context: home.context(), token_name: None }).await.unwrap();
     assert_eq!(entries_of(home.hf_home()), 0);
     assert!(home.stored_file().is_none());
@@ -187,7 +196,11 @@ async fn migrate_both_ways_keeps_every_token_and_survives_interruption() {
 
     let r = migrate(&daemon, &home, k).await;
     assert_eq!((r.moved, r.already), (2, 0));
-    assert_eq!(stored(&home), "[read-token]\nstorage = keyring\n\n[work-token]\nstorage = keyring\n\n");
+    let rec = rec(&hub);
+    assert_eq!(
+        stored(&home),
+        format!("[read-token]\nstorage = keyring\n{rec}\n[work-token]\nstorage = keyring\n{rec}\n")
+    );
     assert_eq!(in_keyring(home.hf_home(), "work-token").as_deref(), Some(WORK));
     assert_eq!(in_keyring(home.hf_home(), "read-token").as_deref(), Some(READ));
     assert_eq!(home.token_file().unwrap(), READ.as_bytes(), "the active token stays mirrored");
@@ -377,7 +390,7 @@ async fn cli_storage_commands_and_python_reads_the_mirror() {
     );
     let config = std::fs::read_to_string(w.dir.path().join("config/hf-auth/config.toml")).unwrap();
     assert_eq!(config, "storage = \"file\"\n");
-    assert_eq!(w.stored_file().unwrap(), format!("[work-token]\nhf_token = {WORK}\n\n"));
+    assert_eq!(w.stored_file().unwrap(), format!("[work-token]\nhf_token = {WORK}\n{}\n", rec(&hub)));
     let r = w.run("hf-auth", &["storage", "migrate", "--to", "keyring", "--json"], None).await.ok();
     let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
     assert_eq!((v["moved"].as_u64(), v["already"].as_u64()), (Some(1), Some(0)));

@@ -5,6 +5,7 @@ mod cli;
 mod daemon_rpc;
 mod git;
 mod handshake;
+mod issuer;
 mod keyring;
 mod oauth;
 mod packaging;

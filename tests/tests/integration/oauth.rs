@@ -62,9 +62,14 @@ async fn device_login_stores_refresh_metadata_and_activates() {
     let stored = String::from_utf8(home.stored_file().unwrap()).unwrap();
     let expires: i64 = stored.lines().find_map(|l| l.strip_prefix("expires_at = ")).unwrap().parse().unwrap();
     assert!((before + 2_592_000..=now() + 2_592_000).contains(&expires));
+    // Python's keys, then the record of who issued it: the endpoint and the OAuth client id.
+    let client = hf_auth_proto::context::DEFAULT_OAUTH_CLIENT_ID;
     assert_eq!(
         stored,
-        format!("[oauth-alice]\nhf_token = hf_oauth_NEW_5678\nrefresh_token = rt_initial\nexpires_at = {expires}\n\n")
+        format!(
+            "[oauth-alice]\nhf_token = hf_oauth_NEW_5678\nrefresh_token = rt_initial\nexpires_at = {expires}\nhf_auth_endpoint = {}\nhf_auth_client_id = {client}\n\n",
+            hub.endpoint()
+        )
     );
     assert_eq!(home.token_file().unwrap(), b"hf_oauth_NEW_5678");
     let form = hub.last_form(TOKEN).unwrap();
@@ -115,7 +120,14 @@ async fn defaults_apply_when_the_hub_leaves_fields_out() {
     assert_eq!((code.interval, code.expires_in), (5, 900));
     assert_eq!(code.verification_uri_complete, code.verification_uri);
     // No refresh token: the section has no metadata and the client says it expires.
-    assert_eq!(String::from_utf8(home.stored_file().unwrap()).unwrap(), "[oauth-alice]\nhf_token = hf_o\n\n");
+    assert_eq!(
+        String::from_utf8(home.stored_file().unwrap()).unwrap(),
+        format!(
+            "[oauth-alice]\nhf_token = hf_o\nhf_auth_endpoint = {}\nhf_auth_client_id = {}\n\n",
+            hub.endpoint(),
+            hf_auth_proto::context::DEFAULT_OAUTH_CLIENT_ID
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,6 +167,12 @@ fn expiring_section(name: &str, token: &str, rt: &str, in_secs: i64) -> String {
     format!("[{name}]\nhf_token = {token}\nrefresh_token = {rt}\nexpires_at = {}\n\n", now() + in_secs)
 }
 
+/// These sections carry no record (huggingface_hub wrote them): the fake Hub plays the default
+/// endpoint, where such sections are refreshed (see `issuer.rs` for the mirror's side).
+fn as_default(hub: &FakeHub) -> Config {
+    Config { default_endpoint: hub.endpoint(), ..Config::default() }
+}
+
 fn preload(home: &TestHome) -> Vec<(HomePaths, String, String)> {
     vec![(home.ctx.paths.clone(), home.ctx.endpoint.clone(), home.ctx.oauth_client_id.clone())]
 }
@@ -177,7 +195,7 @@ async fn a_token_expiring_in_an_hour_is_refreshed_without_any_client_call() {
         .as_bytes(),
     );
     home.write_token(b"hf_stale");
-    let _daemon = TestDaemon::start_full(Config::default(), preload(&home)).await;
+    let _daemon = TestDaemon::start_full(as_default(&hub), preload(&home)).await;
     let done =
         eventually(Duration::from_secs(10), || async { home.token_file().as_deref() == Some(b"hf_fresh".as_slice()) })
             .await;
@@ -209,7 +227,7 @@ async fn refresh_keeps_the_old_refresh_token_and_an_inactive_token_file() {
     let home = TestHome::new(&hub.endpoint());
     home.write_stored(expiring_section("oauth-alice", "hf_stale2", "rt_keep", 60).as_bytes());
     home.write_token(b"hf_something_else");
-    let _daemon = TestDaemon::start_full(Config::default(), preload(&home)).await;
+    let _daemon = TestDaemon::start_full(as_default(&hub), preload(&home)).await;
     let done = eventually(Duration::from_secs(10), || async {
         home.stored_file().is_some_and(|s| String::from_utf8_lossy(&s).contains("hf_fresh2"))
     })
@@ -232,7 +250,7 @@ async fn invalid_grant_stops_and_is_shown_transient_failures_retry() {
     let home = TestHome::new(&hub.endpoint());
     home.write_stored(expiring_section("oauth-alice", "hf_a_stale", "rt_dead", 100).as_bytes());
     home.write_token(b"hf_a_stale");
-    let daemon = TestDaemon::start_full(Config::default(), preload(&home)).await;
+    let daemon = TestDaemon::start_full(as_default(&hub), preload(&home)).await;
     let mut c = daemon.client().await;
     let state = |c: &mut hf_auth::connect::Client| {
         let mut c = c.clone();
@@ -302,7 +320,7 @@ async fn refresh_race_with_python_makes_one_request() {
             .stderr(std::process::Stdio::piped());
         children.push(cmd.spawn().unwrap());
     }
-    let daemon = TestDaemon::start_full(Config::default(), preload(&home)).await;
+    let daemon = TestDaemon::start_full(as_default(&hub), preload(&home)).await;
     let outputs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
     let done = eventually(Duration::from_secs(10), || async {
         home.token_file().as_deref() != Some(b"hf_race_old".as_slice())
@@ -354,7 +372,7 @@ async fn refresh_bytes_match_python() {
     let ours = TestHome::new(&hub.endpoint());
     ours.write_stored(seed.as_bytes());
     ours.write_token(b"hf_same_old");
-    let _daemon = TestDaemon::start_full(Config::default(), preload(&ours)).await;
+    let _daemon = TestDaemon::start_full(as_default(&hub), preload(&ours)).await;
     let done = eventually(Duration::from_secs(10), || async {
         ours.token_file().as_deref() == Some(b"hf_same_new".as_slice())
     })

@@ -50,7 +50,13 @@ async fn oauth_tokens_live_in_the_keyring_and_are_refreshed_there() {
     let file = stored(&home);
     let expires = expires_at_of(&file);
     assert!((expires - refresh_now() - 28_800).abs() <= 5, "{file}");
-    assert_eq!(file, format!("[oauth-alice]\nstorage = keyring\nexpires_at = {expires}\n\n"));
+    // The record of who issued it stays through the refresh (and the migrations below).
+    let rec = format!(
+        "hf_auth_endpoint = {}\nhf_auth_client_id = {}\n",
+        hub.endpoint(),
+        hf_auth_proto::context::DEFAULT_OAUTH_CLIENT_ID
+    );
+    assert_eq!(file, format!("[oauth-alice]\nstorage = keyring\nexpires_at = {expires}\n{rec}\n"));
     for secret in ["rt_k1", "rt_k2", "hf_oauth_K1"] {
         assert!(files_containing(home.dir.path(), secret).is_empty(), "{secret} written in plain text");
     }
@@ -63,7 +69,7 @@ async fn oauth_tokens_live_in_the_keyring_and_are_refreshed_there() {
     assert_eq!((r.moved, r.already), (1, 0));
     assert_eq!(
         stored(&home),
-        format!("[oauth-alice]\nhf_token = hf_oauth_K2\nrefresh_token = rt_k2\nexpires_at = {expires}\n\n")
+        format!("[oauth-alice]\nhf_token = hf_oauth_K2\nrefresh_token = rt_k2\nexpires_at = {expires}\n{rec}\n")
     );
     assert_eq!(entries_of(home.hf_home()), 0);
     let r = migrate(&daemon, &home, pb::Storage::Keyring).await;
