@@ -207,7 +207,11 @@ impl Refresher {
     async fn pass(&self, daemon: &Arc<Daemon>) -> Option<i64> {
         let margin = daemon.config.refresh_margin_secs as i64;
         let mut next: Option<i64> = None;
-        for home in daemon.homes.all() {
+        let homes = daemon.homes.all();
+        // Homes the registry closed are forgotten here too, so tracks stay as bounded as homes.
+        let open: std::collections::HashSet<&PathBuf> = homes.iter().map(|h| &h.paths.token).collect();
+        lock(&self.tracks).retain(|(token_path, _), _| open.contains(token_path));
+        for home in homes {
             for c in candidates(&home, &self.default_endpoint) {
                 let Some((due, _)) = self.due(&home, &c.name, c.section_key, c.expires_at, margin) else { continue };
                 if due > unix_now() {
