@@ -51,10 +51,12 @@ pub enum Command {
     /// List stored tokens (masked), marking the active one.
     #[command(visible_alias = "ls")]
     List,
-    /// Print the active token.
-    Token,
-    /// Show which account the active token belongs to.
-    Whoami,
+    /// Print the token this shell gets (the active one, unless a name, rule or scope picks another).
+    Token(ChoiceArgs),
+    /// Show which account that token belongs to.
+    Whoami(NameArgs),
+    /// Which token this shell would get, and why (env, name, rule, scope, active).
+    Which(ChoiceArgs),
     /// The daemon, and where your active token comes from.
     Status,
     /// Configure git to ask git-credential-hf for Hub credentials.
@@ -73,6 +75,27 @@ pub enum Command {
     /// Print the man page (roff).
     #[command(hide = true)]
     Man,
+}
+
+/// Choosing a token for this command only (`hf-auth which` explains the choice).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ChoiceArgs {
+    #[command(flatten)]
+    pub name: NameArgs,
+    /// The repository it is for: `acme/x`, `datasets/acme/x`, `spaces/acme/x` ([[route]] rules
+    /// and scope choose by it).
+    #[arg(long, value_name = "ID")]
+    pub repo: Option<String>,
+    /// The token will be used to write there (scope then needs a token that can write).
+    #[arg(long, requires = "repo")]
+    pub write: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct NameArgs {
+    /// Use this stored token [env: HF_AUTH_TOKEN_NAME].
+    #[arg(long, value_name = "NAME")]
+    pub token_name: Option<String>,
 }
 
 #[derive(Debug, Args)]

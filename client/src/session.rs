@@ -28,6 +28,19 @@ impl Session {
         Ok(Self { ctx: ClientContext::from_env(&env), env, out, socket })
     }
 
+    /// This session, with the token choice of a command's flags (`--token-name`, `--repo`, `--write`).
+    pub fn choosing(&self, args: &crate::cli::ChoiceArgs) -> Self {
+        let mut s = self.clone();
+        if let Some(name) = &args.name.token_name {
+            s.ctx.routing.token_name = Some(name.clone());
+        }
+        if let Some(repo) = &args.repo {
+            let access = if args.write { hf_auth_proto::Access::Write } else { hf_auth_proto::Access::Read };
+            s.ctx = s.ctx.for_repo(Some(repo.clone()), access);
+        }
+        s
+    }
+
     pub fn context(&self) -> Option<pb::ClientContext> {
         Some(self.ctx.to_pb())
     }

@@ -33,6 +33,16 @@ pub struct Config {
     /// wrote) is taken to come from: only its clients may have such a token refreshed or looked
     /// up. huggingface_hub's default endpoint unless you use a private Hub only.
     pub default_endpoint: String,
+    /// `[[route]]` rules: which stored token a request gets by repo and directory (first match).
+    /// Each with the line of its header, for errors. Compiled by `route::Rules::compile`.
+    #[serde(rename = "route", deserialize_with = "with_lines")]
+    pub routes: Vec<(usize, RouteEntry)>,
+    /// Choose another stored token when the active one cannot do what is asked at a repo and
+    /// exactly one other can (judged from cached whoami answers).
+    pub route_by_scope: bool,
+    /// The daemon's home directory, for `~` in `[[route]]` dirs. Not a setting.
+    #[serde(skip)]
+    pub home_dir: Option<PathBuf>,
     /// The file this was loaded from (or would have been: it may not exist yet). `storage migrate`
     /// writes its choice there. Not a setting.
     #[serde(skip)]
@@ -49,9 +59,32 @@ impl Default for Config {
             refresh_margin_secs: 86_400,
             max_open_homes: crate::homes::DEFAULT_MAX_OPEN_HOMES,
             default_endpoint: hf_auth_proto::paths::DEFAULT_ENDPOINT.to_owned(),
+            routes: Vec::new(),
+            route_by_scope: true,
+            home_dir: None,
             source: None,
         }
     }
+}
+
+/// One `[[route]]` table as written.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteEntry {
+    /// A stored token's name.
+    pub token: String,
+    /// Globs over the repo id (`acme/*`, `datasets/acme/*`, `spaces/acme/*`).
+    #[serde(default)]
+    pub repos: Vec<String>,
+    /// The caller's cwd is inside one of these (`~/…` allowed).
+    #[serde(default)]
+    pub dirs: Vec<String>,
+}
+
+/// Deserialises `[[route]]` tables; [`Config::parse`] fills in each one's line.
+fn with_lines<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(usize, RouteEntry)>, D::Error> {
+    let entries: Vec<RouteEntry> = Deserialize::deserialize(d)?;
+    Ok(entries.into_iter().map(|e| (0, e)).collect())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +107,17 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let mut config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        // The n-th `[[route]]` table is the n-th line that opens one (TOML keeps their order).
+        let headers = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim_start().strip_prefix("[[").is_some_and(|r| r.trim_start().starts_with("route")))
+            .map(|(i, _)| i + 1);
+        for ((line, _), header) in config.routes.iter_mut().zip(headers) {
+            *line = header;
+        }
+        Ok(config)
     }
 
     pub fn whoami_ttl(&self) -> Duration {
@@ -145,6 +188,18 @@ mod tests {
         let c = Config::parse("whoami_ttl_secs = 5\nstorage = \"keyring\"\n").unwrap();
         assert_eq!(c.whoami_ttl(), Duration::from_secs(5));
         assert_eq!(c.storage, StorageMode::Keyring);
+    }
+
+    #[test]
+    fn routes_keep_their_lines() {
+        let text = "whoami_ttl_secs = 5\n\n[[route]]\ntoken = \"acme-write\"\nrepos = [\"acme/*\"]\n\n[[route]]\ntoken = \"mine\"\ndirs = [\"~/work\"]\n";
+        let c = Config::parse(text).unwrap();
+        assert_eq!(
+            c.routes.iter().map(|(l, e)| (*l, e.token.as_str())).collect::<Vec<_>>(),
+            [(3, "acme-write"), (7, "mine")]
+        );
+        assert!(c.route_by_scope);
+        assert!(Config::parse("[[route]]\ntoken = \"x\"\nrepo = [\"typo\"]\n").is_err(), "unknown keys are errors");
     }
 
     #[test]

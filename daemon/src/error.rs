@@ -48,6 +48,12 @@ impl From<crate::store::ops::OpError> for Error {
     }
 }
 
+impl From<crate::hub::oidc::OidcError> for Error {
+    fn from(e: crate::hub::oidc::OidcError) -> Self {
+        Error::FailedPrecondition(e.to_string())
+    }
+}
+
 impl From<NameError> for Error {
     fn from(e: NameError) -> Self {
         Error::InvalidArgument(e.to_string())

@@ -5,6 +5,7 @@
 //! serves `hfauth.v1.HfAuth` over a Unix socket.
 
 pub mod config;
+pub mod config_watch;
 pub mod conns;
 pub mod error;
 pub mod home;
@@ -13,6 +14,7 @@ pub mod hub;
 pub mod issuer;
 pub mod refresh;
 pub mod resolve;
+pub mod route;
 pub mod run;
 pub mod secure_fs;
 pub mod security;

@@ -75,10 +75,11 @@ fn start(args: Args, env: &Env) -> anyhow::Result<()> {
         None => hf_auth_proto::socket::default_socket_path(env)?,
     };
     let config_path = args.config.or_else(|| config::default_path(env));
-    let config = match &config_path {
+    let mut config = match &config_path {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
+    config.home_dir = env.home().map(std::path::Path::to_path_buf);
     let opts = Options {
         socket: socket.clone(),
         config,

@@ -136,12 +136,18 @@ pub async fn run(
         .with_service_managed(bound.socket_activated());
     bound.listener.set_nonblocking(true)?;
     let listener = tokio::net::UnixListener::from_std(bound.listener.try_clone()?)?;
-    for (paths, endpoint, client_id) in opts.preload.clone() {
+    for (i, (paths, endpoint, client_id)) in opts.preload.clone().into_iter().enumerate() {
         let homes = daemon.homes.clone();
         let home = tokio::task::spawn_blocking(move || homes.get(&paths)).await?;
         home.pin();
         home.note_client(&endpoint, &client_id);
+        if i == 0 {
+            let d = daemon.clone();
+            tokio::task::spawn_blocking(move || d.set_own_home(home)).await?;
+        }
     }
+    // Routing rules follow config.toml's edits (kept while serving).
+    let _config_watch = daemon.config.source.clone().and_then(|p| crate::config_watch::watch(&daemon, p));
     let refresher = tokio::spawn(crate::refresh::Refresher::run(daemon.clone()));
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     if opts.print_ready {

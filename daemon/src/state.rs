@@ -13,11 +13,17 @@ use tokio::sync::Notify;
 #[derive(Debug)]
 pub struct Daemon {
     pub config: Config,
+    /// The `[[route]]` rules in force (reloaded when config.toml changes).
+    pub routes: crate::route::loaded::LoadedRules,
+    /// The daemon's own default home, once open: rules may name only the tokens it stores.
+    own_home: std::sync::OnceLock<Arc<crate::home::Home>>,
     /// Where new logins keep their secret: starts as `config.storage`, changed by `storage migrate`.
     storage: std::sync::RwLock<StorageMode>,
     pub homes: Arc<Homes>,
     pub hub: HubClient,
     pub whoami: WhoamiCache,
+    /// Tokens exchanged for CI id tokens (OIDC trusted publishing): memory only.
+    pub oidc: crate::hub::oidc::OidcCache,
     pub refresher: crate::refresh::Refresher,
     pub started: Instant,
     pub socket_path: PathBuf,
@@ -46,9 +52,13 @@ impl Daemon {
         }
         let keyring_settings = config.keyring_settings();
         let max_open_homes = config.max_open_homes;
+        let routes = crate::route::loaded::LoadedRules::new(&config, config.home_dir.as_deref(), None);
         Ok(Arc::new(Self {
+            routes,
+            own_home: std::sync::OnceLock::new(),
             storage: std::sync::RwLock::new(config.storage),
             whoami: WhoamiCache::new(config.whoami_ttl()),
+            oidc: Default::default(),
             refresher: crate::refresh::Refresher::new(&config.default_endpoint),
             config,
             homes: Homes::new(keyring_settings, max_open_homes),
@@ -70,6 +80,27 @@ impl Daemon {
             me.log_path = path;
         }
         self
+    }
+
+    /// Records the daemon's own home and checks the rules against its tokens.
+    pub fn set_own_home(&self, home: Arc<crate::home::Home>) {
+        let _ = self.own_home.set(home);
+        self.reload_routes();
+    }
+
+    /// Re-reads the routing rules from config.toml (a config given by value: compiles it again).
+    /// Blocking. Bad rules are reported and the previous ones stay.
+    pub fn reload_routes(&self) {
+        let names: Option<Vec<String>> =
+            self.own_home.get().map(|h| h.snapshot().stored.file.sections.iter().map(|s| s.name.clone()).collect());
+        let known = |name: &str| names.as_ref().is_none_or(|n| n.iter().any(|m| m == name));
+        let home = self.config.home_dir.as_deref();
+        match &self.config.source {
+            Some(path) => {
+                self.routes.reload(path, home, Some(&known));
+            }
+            None => self.routes.replace(crate::route::loaded::LoadedRules::new(&self.config, home, Some(&known))),
+        }
     }
 
     /// Where new logins keep their secret now.

@@ -9,6 +9,7 @@ pub mod setup_git;
 pub mod status;
 pub mod storage;
 pub mod switch;
+pub mod which;
 
 use crate::cli::{Cli, Command};
 use crate::failure::CmdResult;
@@ -21,8 +22,11 @@ pub async fn run(cli: Cli, session: Session) -> CmdResult {
         Command::Logout(args) => logout::run(&session, args).await,
         Command::Switch(args) => switch::run(&session, args).await,
         Command::List => info::list(&session).await,
-        Command::Token => info::token(&session).await,
-        Command::Whoami => info::whoami(&session).await,
+        Command::Token(args) => info::token(&session.choosing(&args)).await,
+        Command::Whoami(args) => {
+            info::whoami(&session.choosing(&crate::cli::ChoiceArgs { name: args, ..Default::default() })).await
+        }
+        Command::Which(args) => which::run(&session.choosing(&args)).await,
         Command::Status => status::run(&session).await,
         Command::SetupGit(args) => setup_git::run(&session, args.force, args.unset),
         Command::Storage(cmd) => storage::run(&session, cmd).await,

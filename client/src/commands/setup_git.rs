@@ -46,15 +46,26 @@ fn key(url: &str) -> String {
     format!("credential.{url}.helper")
 }
 
+/// `credential.<url>.useHttpPath = true`: git then sends the repo's path (`acme/x.git`), so
+/// `[[route]]` rules and scope can choose the token per repo. For the Hub's host only.
+fn path_key(url: &str) -> String {
+    format!("credential.{url}.useHttpPath")
+}
+
+fn sends_path(url: &str) -> bool {
+    git::global_values(&path_key(url)).is_ok_and(|v| v.last().is_some_and(|x| x == "true"))
+}
+
 pub fn run(s: &Session, force: bool, unset: bool) -> CmdResult {
     if unset { unconfigure(s) } else { configure(s, force) }
 }
 
 /// Is git already set up to ask us for this endpoint?
 pub fn is_configured(s: &Session) -> bool {
-    urls(&s.ctx.endpoint)
-        .iter()
-        .all(|url| git::global_values(&key(url)).is_ok_and(|v| v.len() == 2 && v[0].is_empty() && is_ours(&v[1])))
+    urls(&s.ctx.endpoint).iter().all(|url| {
+        git::global_values(&key(url)).is_ok_and(|v| v.len() == 2 && v[0].is_empty() && is_ours(&v[1]))
+            && sends_path(url)
+    })
 }
 
 pub fn configure(s: &Session, force: bool) -> CmdResult {
@@ -64,6 +75,10 @@ pub fn configure(s: &Session, force: bool) -> CmdResult {
         let key = key(&url);
         let current = git::global_values(&key).map_err(|e| Failure::msg(e.to_string()))?;
         if current.len() == 2 && current[0].is_empty() && is_ours(&current[1]) {
+            if !sends_path(&url) {
+                git::set_global_values(&path_key(&url), &["true"]).map_err(|e| Failure::msg(e.to_string()))?;
+                changed.push(url);
+            }
             continue;
         }
         let foreign: Vec<&String> = current.iter().filter(|v| !v.is_empty() && !is_ours(v)).collect();
@@ -74,6 +89,7 @@ pub fn configure(s: &Session, force: bool) -> CmdResult {
             )));
         }
         git::set_global_values(&key, &["", &helper]).map_err(|e| Failure::msg(e.to_string()))?;
+        git::set_global_values(&path_key(&url), &["true"]).map_err(|e| Failure::msg(e.to_string()))?;
         changed.push(url);
     }
     if changed.is_empty() {
@@ -98,6 +114,9 @@ fn unconfigure(s: &Session) -> CmdResult {
         // Keep anything else the user configured; drop our entry and the reset we put before it.
         let keep: Vec<&str> = current.iter().filter(|v| !v.is_empty() && !is_ours(v)).map(String::as_str).collect();
         git::set_global_values(&key, &keep).map_err(|e| Failure::msg(e.to_string()))?;
+        if sends_path(&url) {
+            git::set_global_values(&path_key(&url), &[]).map_err(|e| Failure::msg(e.to_string()))?;
+        }
         removed = true;
     }
     if removed {

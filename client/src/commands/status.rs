@@ -26,6 +26,8 @@ pub async fn run(s: &Session) -> CmdResult {
                 "whoami_cache": {"entries": st.whoami_cache_entries, "hits": st.whoami_cache_hits, "misses": st.whoami_cache_misses},
                 "hub_requests": st.hub_requests, "requests_served": st.requests_served,
                 "configured_storage": storage_name(st.configured_storage),
+                "routes": st.routes, "routes_error": (!st.routes_error.is_empty()).then_some(&st.routes_error),
+                "route_by_scope": st.route_by_scope,
                 "active": {"source": source_name(source), "name": (!st.active_name.is_empty()).then_some(&st.active_name),
                            "storage": matches!(source, pb::TokenSource::File | pb::TokenSource::Keyring).then(|| storage_name(st.active_storage))},
             })
@@ -56,6 +58,19 @@ pub async fn run(s: &Session) -> CmdResult {
         st.whoami_cache_entries, st.whoami_cache_hits, st.whoami_cache_misses, st.hub_requests, st.requests_served
     ));
     lines.push(format!("  storage for new logins: {}", storage_name(st.configured_storage)));
+    if st.routes.is_empty() {
+        lines.push(format!("  routing: no [[route]] rules; by scope {}", if st.route_by_scope { "on" } else { "off" }));
+    } else {
+        lines.push(format!(
+            "  routing: {} rule(s); by scope {}",
+            st.routes.len(),
+            if st.route_by_scope { "on" } else { "off" }
+        ));
+        lines.extend(st.routes.iter().map(|r| format!("    {r}")));
+    }
+    if !st.routes_error.is_empty() {
+        lines.push(format!("  routing rules NOT reloaded (the previous ones stay): {}", st.routes_error));
+    }
     let name = if st.active_name.is_empty() { String::new() } else { format!("`{}` ", st.active_name) };
     lines.push(match source {
         pb::TokenSource::None => "Active token: none (not logged in)".to_owned(),
@@ -84,6 +99,7 @@ fn source_name(source: pb::TokenSource) -> &'static str {
         pb::TokenSource::EnvHuggingFaceHubToken => "HUGGING_FACE_HUB_TOKEN",
         pb::TokenSource::File => "file",
         pb::TokenSource::Keyring => "keyring",
+        pb::TokenSource::Oidc => "oidc",
     }
 }
 

@@ -79,6 +79,10 @@ async fn ask_daemon(
         return Ok(None);
     }
     let wanted = request.username.clone().filter(|u| !u.is_empty() && u != "hf_user").unwrap_or_default();
+    // With `credential.<hub>.useHttpPath` (setup-git sets it) git says which repo: rules and
+    // scope choose by it. git may push, so the token should be one that can write.
+    let repo = request.path.as_deref().map(|p| repo_path(p, &ctx.endpoint).to_owned());
+    let ctx = ctx.clone().for_repo(repo, hf_auth_proto::Access::Write);
     let r = client
         .resolve(pb::ResolveRequest { context: Some(ctx.to_pb()), username: wanted })
         .await
@@ -96,6 +100,17 @@ async fn ask_daemon(
     // not serve it once it has expired (git >= 2.41 reads password_expiry_utc).
     let password_expiry_utc = (r.expires_at > 0).then_some(r.expires_at);
     Ok(Some(Credential { username, password: r.token, password_expiry_utc }))
+}
+
+/// git's `path` without the endpoint's own path prefix (an endpoint like `https://host/hub`).
+fn repo_path<'a>(path: &'a str, endpoint: &str) -> &'a str {
+    let prefix =
+        endpoint.split_once("://").and_then(|(_, rest)| rest.split_once('/')).map(|(_, p)| p.trim_matches('/'));
+    let path = path.trim_start_matches('/');
+    match prefix {
+        Some(p) if !p.is_empty() => path.strip_prefix(p).map(|r| r.trim_start_matches('/')).unwrap_or(path),
+        _ => path,
+    }
 }
 
 /// The request is for our Hub: same scheme (https, or http for an http endpoint) and host

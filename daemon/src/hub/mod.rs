@@ -1,8 +1,9 @@
-//! Talking to the Hub: whoami (validated and cached) and the OAuth endpoints.
+//! Talking to the Hub: whoami (validated and cached), the OAuth endpoints, OIDC exchange.
 
 pub mod cache;
 pub mod client;
 pub mod oauth;
+pub mod oidc;
 pub mod whoami;
 
 pub use cache::{Freshness, WhoamiCache};

@@ -1,4 +1,4 @@
-//! Read-only operations: resolve, list, whoami, status. Resolve and list answer from memory.
+//! Read-only operations: list, whoami, status (resolve has its own file). List answers from memory.
 
 use super::{context, home, pb_source};
 use crate::config::StorageMode;
@@ -9,89 +9,6 @@ use crate::state::Daemon;
 use crate::store::keyring;
 use hf_auth_proto::{PROTOCOL_VERSION, Token, pb};
 use std::sync::Arc;
-
-pub(super) async fn resolve(daemon: &Arc<Daemon>, req: pb::ResolveRequest) -> Result<pb::ResolveResponse> {
-    let ctx = context(req.context)?;
-    // The env token needs no home at all: skip even the lookup.
-    let (token, source, snapshot) = match ctx.env_token_cleaned() {
-        Some((token, var)) => (Some(token), Source::Env(var), daemon.homes.peek(&ctx.paths).map(|h| (h.snapshot(), h))),
-        None => {
-            let home = home(daemon, &ctx).await?;
-            let snapshot = home.snapshot();
-            let r = resolve::resolve(&ctx, &snapshot)?;
-            (r.token, r.source, Some((snapshot, home)))
-        }
-    };
-    let Some(mut token) = token else {
-        return Ok(pb::ResolveResponse { source: pb_source(source), ..Default::default() });
-    };
-    let mut username = daemon.whoami.peek(&ctx.endpoint, &token).map(|w| w.name.clone());
-    // git asked for a specific account: answer with that account's stored token, if there is one.
-    if !req.username.is_empty()
-        && username.as_deref() != Some(req.username.as_str())
-        && let Some((snapshot, home)) = &snapshot
-        && let Some(other) = stored_token_of(daemon, &ctx, snapshot, home, &req.username).await
-    {
-        token = other;
-        username = Some(req.username.clone());
-    }
-    let name = snapshot.as_ref().and_then(|(s, h)| h.name_of(s, &token)).unwrap_or_default();
-    // An OAuth token's section says when it stops working: git's helpers after ours must not
-    // cache it past that (git-credential-hf sends it on as password_expiry_utc).
-    let expires_at = snapshot.as_ref().and_then(|(s, _)| expiry_of(s, &name)).unwrap_or(0);
-    Ok(pb::ResolveResponse {
-        token: token.into_inner(),
-        source: pb_source(source),
-        name,
-        username: username.unwrap_or_default(),
-        expires_at,
-    })
-}
-
-/// The stored `expires_at` (unix seconds) of the section named `name`, when it has one.
-fn expiry_of(snapshot: &crate::store::disk::Snapshot, name: &str) -> Option<i64> {
-    let section = snapshot.stored.file.sections.iter().find(|s| !name.is_empty() && s.name == name)?;
-    section.get("expires_at")?.trim().parse().ok().filter(|t: &i64| *t > 0)
-}
-
-/// Bound on asking the Hub who owns stored tokens while git waits.
-const OWNER_LOOKUP_BUDGET: std::time::Duration = std::time::Duration::from_millis(600);
-
-/// The stored token owned by `user`, using cached whoami answers (and, within a short budget,
-/// asking the Hub about tokens it has not seen yet). Only tokens the caller's endpoint issued are
-/// candidates (`crate::issuer::may_ask`): git pointed at a mirror must not carry the mirror every
-/// stored token to try.
-async fn stored_token_of(
-    daemon: &Arc<Daemon>,
-    ctx: &hf_auth_proto::ClientContext,
-    snapshot: &crate::store::disk::Snapshot,
-    home: &crate::home::Home,
-    user: &str,
-) -> Option<Token> {
-    let default_endpoint = &daemon.config.default_endpoint;
-    // Keyring secrets count once read (git waits here: no keyring call on this path).
-    let tokens: Vec<Token> = snapshot
-        .stored
-        .file
-        .sections
-        .iter()
-        .filter(|s| crate::issuer::may_ask(home.issuer_of(s).as_ref(), &ctx.endpoint, default_endpoint))
-        .filter_map(|s| match keyring::is_keyring_section(s) {
-            true => home.vault.cached(&s.name),
-            false => s.get("hf_token").and_then(Token::clean),
-        })
-        .collect();
-    let cached = tokens.iter().find(|t| daemon.whoami.peek(&ctx.endpoint, t).is_some_and(|w| w.name == user));
-    if let Some(t) = cached {
-        return Some(t.clone());
-    }
-    let lookups = tokens.into_iter().filter(|t| daemon.whoami.peek(&ctx.endpoint, t).is_none()).map(|t| async move {
-        let owner = daemon.whoami.get(&daemon.hub, &ctx.endpoint, &t, ctx.offline, false).await.ok()?;
-        (owner.0.name == user).then_some(t)
-    });
-    let found = tokio::time::timeout(OWNER_LOOKUP_BUDGET, futures_util::future::join_all(lookups)).await.ok()?;
-    found.into_iter().flatten().next()
-}
 
 pub(super) async fn list(daemon: &Arc<Daemon>, req: pb::ListRequest) -> Result<pb::ListResponse> {
     let ctx = context(req.context)?;
@@ -148,11 +65,16 @@ pub(super) async fn list(daemon: &Arc<Daemon>, req: pb::ListRequest) -> Result<p
 pub(super) async fn whoami(daemon: &Arc<Daemon>, req: pb::WhoAmIRequest) -> Result<pb::WhoAmIResponse> {
     let ctx = context(req.context)?;
     let (token, source) = if req.token.is_empty() {
-        let resolved = match ctx.env_token_cleaned() {
-            Some((t, var)) => resolve::Resolution { token: Some(t), source: Source::Env(var) },
-            None => resolve::resolve(&ctx, &home(daemon, &ctx).await?.snapshot())?,
+        // The token this caller would get (routing included: --token-name, rules, OIDC).
+        let r = super::resolve::routed(daemon, &ctx, String::new()).await?;
+        let source = match pb::TokenSource::try_from(r.source) {
+            Ok(pb::TokenSource::EnvHfToken) => Source::Env(hf_auth_proto::EnvVar::HfToken),
+            Ok(pb::TokenSource::EnvHuggingFaceHubToken) => Source::Env(hf_auth_proto::EnvVar::HuggingFaceHubToken),
+            Ok(pb::TokenSource::Keyring) => Source::Keyring,
+            Ok(pb::TokenSource::File) => Source::File,
+            _ => Source::None,
         };
-        (resolved.token.ok_or(Error::NotLoggedIn)?, resolved.source)
+        (Some(Token::new(r.token)).filter(|t| !t.expose().is_empty()).ok_or(Error::NotLoggedIn)?, source)
     } else {
         (Token::new(req.token), Source::None)
     };
@@ -198,6 +120,7 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
         None => None,
     };
     let homes = if caller.is_some() { recent_homes(daemon) } else { Vec::new() };
+    let routes = daemon.routes.current();
     let mut response = pb::StatusResponse {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         protocol: PROTOCOL_VERSION,
@@ -216,6 +139,10 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
         } as i32,
         log_path: daemon.log_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         service_managed: daemon.service_managed,
+        routes: routes.rules.rules.iter().map(describe_rule).collect(),
+        routes_error: routes.error.clone().unwrap_or_default(),
+        route_by_scope: routes.by_scope,
+        oidc_exchanges: daemon.oidc.exchanges(),
         homes_open: daemon.homes.len() as u32,
         watched_dirs: daemon.homes.watcher().watched_dirs() as u32,
         ..Default::default()
@@ -230,6 +157,21 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
         };
     }
     Ok(response)
+}
+
+/// One rule as `status` shows it: `#1 (line 3): acme-write for repos acme/*, datasets/acme/*`.
+fn describe_rule(r: &crate::route::Rule) -> String {
+    let mut when = Vec::new();
+    if !r.repos.is_empty() {
+        when.push(format!("repos {}", r.repos.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ")));
+    }
+    if !r.dirs.is_empty() {
+        when.push(format!(
+            "dirs {}",
+            r.dirs.iter().map(|(d, _)| d.display().to_string()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    format!("#{} (line {}): {} for {}", r.index, r.line, r.token, when.join(" and "))
 }
 
 /// The most recently used open homes, as many as fit in a quarter of the message limit (a CI

@@ -4,6 +4,7 @@
 mod account;
 mod device;
 mod info;
+mod resolve;
 mod storage;
 mod watch;
 
@@ -116,7 +117,7 @@ impl HfAuth for Service {
     }
 
     async fn resolve(&self, request: Request<pb::ResolveRequest>) -> Result<Response<pb::ResolveResponse>, Status> {
-        unary!(self, request, info::resolve)
+        unary!(self, request, resolve::resolve)
     }
 
     async fn who_am_i(&self, request: Request<pb::WhoAmIRequest>) -> Result<Response<pb::WhoAmIResponse>, Status> {

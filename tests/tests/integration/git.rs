@@ -32,8 +32,9 @@ fn path_with_bins() -> OsString {
 
 async fn hub() -> FakeHub {
     let hub = FakeHub::start().await;
-    hub.add_token(A, Account::user("alice").with_token_name("work-token", "write"));
-    hub.add_token(B, Account::user("bob").with_token_name("bob-token", "write"));
+    // Both write to the org `lab` (so switching, not scope, picks the token for lab/model).
+    hub.add_token(A, Account::user("alice").with_token_name("work-token", "write").with_orgs(["lab"]));
+    hub.add_token(B, Account::user("bob").with_token_name("bob-token", "write").with_orgs(["lab"]));
     hub
 }
 
@@ -187,7 +188,7 @@ async fn clone_and_push_follow_login_and_switch_and_a_rejected_token_logs_nobody
     let server = GitServer::start_with_hub(repos.path(), &hub.endpoint()).await;
     server.allow_token(A, "alice");
     server.allow_token(B, "bob");
-    let url = server.init_bare("alice/model.git").await;
+    let url = server.init_bare("lab/model.git").await;
     let mut w = world(&server.url());
     for (k, v) in [("GIT_AUTHOR_NAME", "T"), ("GIT_AUTHOR_EMAIL", "t@example.com")] {
         w.set_env(k, v);
@@ -229,7 +230,7 @@ async fn clone_and_push_follow_login_and_switch_and_a_rejected_token_logs_nobody
 
     let r = run_git(
         &w,
-        &["--git-dir", &server.repo_path("alice/model.git").display().to_string(), "log", "--format=%s", "main"],
+        &["--git-dir", &server.repo_path("lab/model.git").display().to_string(), "log", "--format=%s", "main"],
         None,
     )
     .await

@@ -1,0 +1,98 @@
+//! The rules in force, and reloading them when `config.toml` changes: a bad edit (an unknown
+//! token name, a bad glob, a TOML error) is reported with its line, and the last good rules stay
+//! in force. Only the routing settings (`[[route]]`, `route_by_scope`) are reloaded live.
+
+use super::rules::Rules;
+use crate::config::Config;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+/// What `Resolve` routes with.
+#[derive(Debug, Default)]
+pub struct RouteSettings {
+    pub rules: Rules,
+    pub by_scope: bool,
+    /// Why the file's latest rules are not in force (the last good ones are), if they are not.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct LoadedRules {
+    current: RwLock<Arc<RouteSettings>>,
+}
+
+/// Checks a rule's token name against the stored tokens it may use (the daemon's own home).
+pub type Known<'a> = Option<&'a dyn Fn(&str) -> bool>;
+
+impl LoadedRules {
+    /// From the config read at start. Bad rules are not fatal: the daemon serves without them,
+    /// and says why (log, `status`).
+    pub fn new(config: &Config, home: Option<&Path>, known: Known<'_>) -> Self {
+        let settings = match Rules::compile(&config.routes, home, known) {
+            Ok(rules) => RouteSettings { rules, by_scope: config.route_by_scope, error: None },
+            Err(e) => {
+                tracing::error!(error = %e, "routing rules not loaded; serving without them");
+                RouteSettings {
+                    rules: Rules::default(),
+                    by_scope: config.route_by_scope,
+                    error: Some(with_path(config.source.as_deref(), &e.to_string())),
+                }
+            }
+        };
+        Self { current: RwLock::new(Arc::new(settings)) }
+    }
+
+    /// Takes `other`'s rules.
+    pub fn replace(&self, other: LoadedRules) {
+        let settings = other.current();
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = settings;
+    }
+
+    pub fn current(&self) -> Arc<RouteSettings> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Re-reads `path`. Blocking. Returns whether the new rules are in force.
+    pub fn reload(&self, path: &Path, home: Option<&Path>, known: Known<'_>) -> bool {
+        let parsed = match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(e.to_string()),
+        };
+        let compiled = parsed.and_then(|c| {
+            Rules::compile(&c.routes, home, known).map(|r| (r, c.route_by_scope)).map_err(|e| e.to_string())
+        });
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        match compiled {
+            Ok((rules, by_scope)) => {
+                if current.rules != rules || current.by_scope != by_scope || current.error.is_some() {
+                    tracing::info!(
+                        rules = rules.rules.len(),
+                        by_scope,
+                        "routing rules reloaded from {}",
+                        path.display()
+                    );
+                }
+                *current = Arc::new(RouteSettings { rules, by_scope, error: None });
+                true
+            }
+            Err(e) => {
+                let error = with_path(Some(path), &e);
+                tracing::error!(error = %error, "new routing rules not loaded; the previous ones stay in force");
+                *current = Arc::new(RouteSettings {
+                    rules: current.rules.clone(),
+                    by_scope: current.by_scope,
+                    error: Some(error),
+                });
+                false
+            }
+        }
+    }
+}
+
+fn with_path(path: Option<&Path>, error: &str) -> String {
+    match path {
+        Some(p) => format!("{}: {error}", p.display()),
+        None => error.to_owned(),
+    }
+}
