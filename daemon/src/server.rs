@@ -40,13 +40,7 @@ pub async fn serve(
         // End open streams so the graceful shutdown does not wait on them forever.
         stop.begin_stopping();
     };
-    Server::builder()
-        // Peers that went away without closing are noticed and their connections closed.
-        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
-        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
-        .http2_max_header_list_size(16 * 1024)
-        .max_frame_size(Some(16 * 1024))
-        .concurrency_limit_per_connection(256)
+    builder()
         .layer(tonic::service::InterceptorLayer::new(move |req: Request<()>| check_peer(req, owner)))
         .add_service(health_service)
         .add_service(reflection)
@@ -54,6 +48,18 @@ pub async fn serve(
         .serve_with_incoming_shutdown(crate::conns::incoming(listener, crate::conns::Limits::from_fd_limit()), shutdown)
         .await?;
     Ok(())
+}
+
+/// The HTTP/2 server settings hf-authd serves with (the benchmarks' bare tonic baseline uses
+/// the same).
+pub fn builder() -> Server {
+    Server::builder()
+        // Peers that went away without closing are noticed and their connections closed.
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
+        .http2_max_header_list_size(16 * 1024)
+        .max_frame_size(Some(16 * 1024))
+        .concurrency_limit_per_connection(256)
 }
 
 /// Only the daemon's own user may talk to it (ssh-agent's rule; git's credential-cache lacks it).

@@ -2,9 +2,10 @@
 //! in them changes, whoever the writer is (huggingface_hub, an editor, `rm`).
 //!
 //! We watch directories, not files: writers replace files by rename (we do, editors do) and a
-//! file watch would follow the old inode. We also watch each home directory's parent, so a home
-//! whose directory is deleted and created again is picked up again; when a directory does not
-//! exist yet, its nearest existing ancestor is watched until it does.
+//! file watch would follow the old inode. Only the home's own directory is watched while it
+//! exists — not its parent (`~/.cache`, where other programs write thousands of files we have no
+//! business waking up for). When it does not exist (yet, or any more: its deletion is an event of
+//! its own watch), its nearest existing ancestor is watched until it does.
 //!
 //! An event that ends a write of a home's file — a rename onto it (huggingface_hub, editors and
 //! we write that way), a close after writing it in place — reloads at once: the file is whole. Anything else (a bare modification, a new directory) is coalesced for a few
@@ -138,11 +139,12 @@ impl Watcher {
     }
 }
 
-/// The directory itself when it exists, plus the nearest existing ancestor (its parent when it exists).
+/// The directory itself when it exists, else its nearest existing ancestor.
 fn watch_targets(dir: &Path) -> Vec<PathBuf> {
-    let mut targets = Vec::with_capacity(2);
+    let mut targets = Vec::with_capacity(1);
     if dir.is_dir() {
         targets.push(dir.to_path_buf());
+        return targets;
     }
     let mut ancestor = dir.parent();
     while let Some(a) = ancestor {

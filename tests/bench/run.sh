@@ -46,8 +46,10 @@ mkdir -p "$out"
 if [ "$mode" = smoke ]; then
   bench_args+=(--smoke)
   report="$out/BENCHMARKS.smoke.md"
+  svg="$out/BENCHMARKS-latency.smoke.svg"
 else
   report="$root/BENCHMARKS.md"
+  svg="$root/BENCHMARKS-latency.svg"
 fi
 
 echo "== building release binaries" >&2
@@ -55,7 +57,7 @@ cargo build --release --workspace --bins
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== running the $mode benchmarks" >&2
 cargo bench -p hf-auth-tests --bench rpc -- "${bench_args[@]}" \
-  --markdown "$out/results.md" --json "$out/results.jsonl" >"$out/figures.jsonl"
+  --markdown "$out/results.md" --json "$out/results.jsonl" --svg "$svg" >"$out/figures.jsonl"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The machine, as the issue asks: cores, CPU model, memory, kernel, compiler; and the tools.

@@ -5,14 +5,20 @@
 //! Every figure is a median (or a percentile) over many runs, next to a baseline measured in the
 //! same run, as a ratio. Flags: `--smoke` (tiny counts: checks that every measurement runs),
 //! `--markdown PATH`, `--json PATH` (one object per figure; also printed on stdout as they come),
-//! `--no-processes` (skip what needs hyperfine), `--only git,token,rpc,whoami,watch,footprint`,
+//! `--no-processes` (skip what needs hyperfine), `--only git,token,rpc,whoami,watch,footprint,homes`,
 //! `--footprint-requests N`. `HF_AUTH_BENCH_BIN_DIR` points at another build of the binaries (to
 //! compare two builds). Progress and tables go to stderr.
 
+#[path = "rpc/bare.rs"]
+mod bare;
+#[path = "rpc/cdf.rs"]
+mod cdf;
 #[path = "rpc/echo.rs"]
 mod echo;
 #[path = "rpc/footprint.rs"]
 mod footprint;
+#[path = "rpc/homes.rs"]
+mod homes;
 #[path = "rpc/load.rs"]
 mod load;
 #[path = "rpc/processes.rs"]
@@ -21,6 +27,8 @@ mod processes;
 mod report;
 #[path = "rpc/setup.rs"]
 mod setup;
+#[path = "rpc/spawn.rs"]
+mod spawn;
 
 use anyhow::Context;
 use report::{Report, human, ratio, us, x};
@@ -35,7 +43,9 @@ struct Options {
     processes: bool,
     markdown: Option<PathBuf>,
     json: Option<PathBuf>,
-    /// `--only git,token,rpc,whoami,watch,footprint`: a subset, for profiling one thing.
+    /// `--svg PATH`: the latency distribution (CDF) of Resolve, bare tonic and the echo.
+    svg: Option<PathBuf>,
+    /// `--only git,token,rpc,whoami,watch,footprint,homes`: a subset, for profiling one thing.
     only: Option<Vec<String>>,
     /// `--footprint-requests N`: a longer (or shorter) run for the memory figures.
     footprint_requests: Option<usize>,
@@ -58,6 +68,9 @@ struct Plan {
     footprint_requests: usize,
     idle_window: Duration,
     watch_writes: usize,
+    /// Homes opened, and unrelated files written, for measurement 7; Resolve calls per case.
+    homes: usize,
+    homes_calls: usize,
 }
 
 const FULL: Plan = Plan {
@@ -68,6 +81,8 @@ const FULL: Plan = Plan {
     footprint_requests: 100_000,
     idle_window: Duration::from_secs(5),
     watch_writes: 200,
+    homes: 10_000,
+    homes_calls: 5_000,
 };
 
 const SMOKE: Plan = Plan {
@@ -78,6 +93,8 @@ const SMOKE: Plan = Plan {
     footprint_requests: 2_000,
     idle_window: Duration::from_secs(1),
     watch_writes: 5,
+    homes: 200,
+    homes_calls: 100,
 };
 
 fn main() -> ExitCode {
@@ -95,6 +112,17 @@ fn main() -> ExitCode {
                     }
                 };
             }
+            bare::FLAG => {
+                let socket = args.next().map(PathBuf::from).unwrap_or_default();
+                return match bare::serve(&socket) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("bare tonic server: {e:#}");
+                        ExitCode::FAILURE
+                    }
+                };
+            }
+            "--svg" => opts.svg = args.next().map(PathBuf::from),
             "--smoke" => opts.smoke = true,
             "--no-processes" => opts.processes = false,
             "--markdown" => opts.markdown = args.next().map(PathBuf::from),
@@ -154,7 +182,7 @@ fn run(opts: &Options) -> anyhow::Result<Report> {
         processes::token_commands(&mut r, &world, python.as_deref(), plan.procs)?;
     }
     if opts.wants("rpc") {
-        runtime.block_on(rpc(&mut r, &world, &daemon, &ctx, &plan))?;
+        runtime.block_on(rpc(&mut r, &world, &daemon, &ctx, &plan, opts.svg.as_deref()))?;
     }
     if opts.wants("whoami") {
         runtime.block_on(whoami(&mut r, &daemon, &ctx, &hub.endpoint(), plan.whoami_calls))?;
@@ -176,6 +204,22 @@ fn run(opts: &Options) -> anyhow::Result<Report> {
             plan.footprint_requests,
             plan.idle_window,
             &starts,
+        ))?;
+        fresh.stop();
+    }
+    if opts.wants("homes") {
+        let quiet = setup::logged_in_world(&hub.endpoint())?;
+        let fresh = setup::Daemon::spawn(&quiet, &quiet.socket())?;
+        let qctx = setup::context(&quiet).to_pb();
+        let (endpoint, scratch) = (hub.endpoint(), quiet.dir.path().join("homes"));
+        runtime.block_on(homes::many_homes(
+            &mut r,
+            &fresh,
+            &qctx,
+            &scratch,
+            &endpoint,
+            plan.homes,
+            plan.homes_calls,
         ))?;
         fresh.stop();
     }
@@ -218,9 +262,10 @@ async fn rpc(
     daemon: &setup::Daemon,
     ctx: &hf_auth_proto::pb::ClientContext,
     plan: &Plan,
+    svg: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     r.section(
-        "3. `Resolve` over the Unix socket vs a raw echo round trip",
+        "3. `Resolve` over the Unix socket vs a bare tonic server and a raw echo round trip",
         &format!(
             "One current-thread tokio runtime drives N clients, each with its own connection; the daemon \
              and the echo server are separate processes with 2 worker threads each. Echo messages are \
@@ -228,22 +273,30 @@ async fn rpc(
              both see the machine in the same state; on an idle VM a round trip is mostly two core wake-ups, \
              for the echo as for Resolve. Latency is per call, throughput is calls over wall time. CPU per \
              call (utime+stime from /proc) is the cost that does not depend on how busy the machine is. The \
-             last row opens a connection for each call, as every git-credential-hf process does.",
+             last row opens a connection for each call, as every git-credential-hf process does. The bare \
+             tonic server serves the same service with hf-authd's runtime, server settings and accept loop, \
+             and a Resolve that returns a fixed answer of the same size: the cost of gRPC itself. The latency \
+             distribution for one client is drawn in [BENCHMARKS-latency.svg](BENCHMARKS-latency.svg).",
             load::ECHO_BYTES
         ),
     );
     let echo_dir = world.dir.path().join("echo");
     std::fs::create_dir_all(&echo_dir)?;
     let echo = echo::EchoServer::spawn(&echo_dir.join("echo.sock"))?;
+    let bare = echo::EchoServer::spawn_mode(bare::FLAG, &echo_dir.join("bare.sock"))?;
     let mut rows = Vec::new();
     let (mut p50_ratio_1, mut best) = (f64::NAN, 0.0f64);
+    let (mut bare_p50_1, mut bare_rates) = (f64::NAN, Vec::new());
+    let mut curves = None;
     for (clients, calls) in plan.calls {
         let warm = plan.warmup_calls;
         // Echo and Resolve take turns, a quarter of the calls at a time, so both see the machine
         // in the same state (how busy it is, how deep its idle cores sleep between round trips).
         let (mut e, mut res, mut daemon_ticks, mut client_ticks) = (load::Run::empty(), load::Run::empty(), 0, 0);
+        let mut b = load::Run::empty();
         for _ in 0..SEGMENTS {
             e = e.merge(load::echo(&echo.socket, clients, calls / SEGMENTS, warm).await.context("echo")?);
+            b = b.merge(load::resolve(&bare.socket, ctx, clients, calls / SEGMENTS, warm).await.context("bare tonic")?);
             let (d0, g0) = (daemon.cpu_ticks()?, setup::cpu_ticks("self")?);
             res = res
                 .merge(load::resolve(&daemon.socket, ctx, clients, calls / SEGMENTS, warm).await.context("Resolve")?);
@@ -254,8 +307,14 @@ async fn rpc(
         let per_call = |ticks: u64| Duration::from_micros(ticks * 10_000 / (calls + SEGMENTS * clients * warm) as u64);
         let (daemon_cpu, client_cpu) = (per_call(daemon_ticks), per_call(client_ticks));
         let p50_ratio = ratio(res.latencies.p50().as_secs_f64(), e.latencies.p50().as_secs_f64());
+        let vs_bare = ratio(res.latencies.p50().as_secs_f64(), b.latencies.p50().as_secs_f64());
+        let rate_vs_bare = ratio(res.per_sec(), b.per_sec());
         if clients == 1 {
             p50_ratio_1 = p50_ratio;
+            bare_p50_1 = vs_bare;
+            curves = Some((res.latencies.all().to_vec(), b.latencies.all().to_vec(), e.latencies.all().to_vec()));
+        } else {
+            bare_rates.push((clients, rate_vs_bare));
         }
         best = best.max(res.per_sec());
         rows.push(vec![
@@ -268,6 +327,10 @@ async fn rpc(
             human(e.latencies.p99()),
             format!("{:.0}", e.per_sec()),
             x(p50_ratio),
+            human(b.latencies.p50()),
+            format!("{:.0}", b.per_sec()),
+            x(vs_bare),
+            x(rate_vs_bare),
             human(daemon_cpu),
             human(client_cpu),
         ]);
@@ -277,6 +340,8 @@ async fn rpc(
             "resolve_per_s": res.per_sec().round(),
             "echo_p50_us": us(e.latencies.p50()), "echo_p99_us": us(e.latencies.p99()), "echo_per_s": e.per_sec().round(),
             "p50_ratio": p50_ratio, "daemon_cpu_us_per_call": us(daemon_cpu), "client_cpu_us_per_call": us(client_cpu),
+            "bare_p50_us": us(b.latencies.p50()), "bare_per_s": b.per_sec().round(),
+            "p50_vs_bare": vs_bare, "per_s_vs_bare": rate_vs_bare,
         }));
     }
     // What each git-credential-hf process does: a connection of its own for one call.
@@ -299,6 +364,10 @@ async fn rpc(
         x(fresh_ratio),
         String::new(),
         String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
     ]);
     r.figure(json!({
         "kind": "rpc", "clients": 1, "fresh_connections": true, "calls": n,
@@ -306,6 +375,16 @@ async fn rpc(
         "echo_p50_us": us(e.p50()), "echo_p99_us": us(e.p99()), "p50_ratio": fresh_ratio,
     }));
     drop(echo);
+    drop(bare);
+    if let (Some(path), Some((res, bare, echo))) = (svg, &curves) {
+        std::fs::write(
+            path,
+            cdf::svg(
+                "Resolve latency, 1 client (CDF)",
+                &[("hf-authd Resolve", res), ("bare tonic", bare), ("raw echo", echo)],
+            ),
+        )?;
+    }
     r.table(
         &[
             "clients",
@@ -317,6 +396,10 @@ async fn rpc(
             "echo p99",
             "echo/s",
             "p50 vs echo",
+            "bare tonic p50",
+            "bare tonic/s",
+            "p50 vs bare",
+            "/s vs bare",
             "daemon CPU/call",
             "client CPU/call",
         ],
@@ -324,6 +407,14 @@ async fn rpc(
     );
     r.target("Resolve p50 within 3x of the echo round trip (1 client)", x(p50_ratio_1), p50_ratio_1 <= 3.0);
     r.target("at least 20k resolves/s (best level)", format!("{best:.0}/s"), best >= 20_000.0);
+    r.target("Resolve p50 within 1.3x of a bare tonic server (1 client)", x(bare_p50_1), bare_p50_1 <= 1.3);
+    for (clients, rate) in bare_rates {
+        r.target(
+            &format!("Resolve throughput at least 0.8x a bare tonic server ({clients} clients)"),
+            x(rate),
+            rate >= 0.8,
+        );
+    }
     Ok(())
 }
 

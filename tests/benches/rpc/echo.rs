@@ -44,9 +44,14 @@ pub struct EchoServer {
 
 impl EchoServer {
     pub fn spawn(socket: &Path) -> anyhow::Result<Self> {
+        Self::spawn_mode(FLAG, socket)
+    }
+
+    /// This bench binary again in another server mode (`--bare-tonic-server`), same protocol.
+    pub fn spawn_mode(flag: &str, socket: &Path) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
-            .arg(FLAG)
+            .arg(flag)
             .arg(socket)
             .env_clear()
             .stdin(Stdio::null())
@@ -63,7 +68,7 @@ impl EchoServer {
         let server = Self { child, socket: socket.to_path_buf() };
         match rx.recv_timeout(Duration::from_secs(10)) {
             Ok(line) if line.starts_with("ready") => Ok(server),
-            _ => bail!("the echo server did not start"),
+            _ => bail!("the {flag} server did not start"),
         }
     }
 }

@@ -16,7 +16,7 @@ const RSS_LIMIT_KIB: u64 = 15 * 1024;
 /// per request. Leaking even one allocation per request would cost more (a glibc malloc chunk is
 /// at least 32 bytes); a long run (`--footprint-requests 1200000`) shows RSS flat after the
 /// allocator's warm-up, which is what the first half absorbs.
-const GROWTH_LIMIT_BYTES_PER_REQUEST: f64 = 8.0;
+const GROWTH_LIMIT_BYTES_PER_REQUEST: f64 = 1.0;
 
 /// CPU clock ticks (USER_HZ, 10 ms each) the daemon uses over `window` while nobody talks to it.
 async fn idle_ticks(daemon: &Daemon, window: Duration) -> anyhow::Result<u64> {

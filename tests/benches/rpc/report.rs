@@ -28,6 +28,11 @@ impl Samples {
         self.sorted.len()
     }
 
+    /// Every sample, fastest first.
+    pub fn all(&self) -> &[Duration] {
+        &self.sorted
+    }
+
     /// Nearest-rank percentile (`q` in 0..=100); zero when empty.
     pub fn pct(&self, q: f64) -> Duration {
         if self.sorted.is_empty() {
