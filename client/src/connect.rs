@@ -100,6 +100,11 @@ pub async fn handshake(client: &mut Client, socket: &Path) -> Result<pb::StatusR
     Ok(status)
 }
 
+/// The protocol version a daemon's answer says it speaks (`None`: no header, an old daemon).
+pub fn protocol_of(metadata: &tonic::metadata::MetadataMap) -> Option<u32> {
+    metadata.get(hf_auth_proto::PROTOCOL_HEADER)?.to_str().ok()?.parse().ok()
+}
+
 fn classify(socket: &Path, e: &(dyn std::error::Error + 'static)) -> ConnectError {
     let mut source = Some(e);
     while let Some(err) = source {

@@ -43,6 +43,12 @@ impl From<StartError> for Failure {
     }
 }
 
+impl From<crate::compatible::CompatError> for Failure {
+    fn from(e: crate::compatible::CompatError) -> Self {
+        Failure::Message(e.to_string())
+    }
+}
+
 impl From<crate::connect::ConnectError> for Failure {
     fn from(e: crate::connect::ConnectError) -> Self {
         Failure::Message(e.to_string())

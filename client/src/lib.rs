@@ -4,6 +4,7 @@
 pub mod autostart;
 pub mod cli;
 pub mod commands;
+pub mod compatible;
 pub mod connect;
 pub mod failure;
 pub mod git;

@@ -2,7 +2,8 @@
 //! settings and the socket; and the daemon connection made from them.
 
 use crate::autostart;
-use crate::connect::{self, Client, ConnectError};
+use crate::compatible;
+use crate::connect::Client;
 use crate::failure::Failure;
 use crate::output::Out;
 use hf_auth_proto::{ClientContext, Env, pb};
@@ -45,57 +46,34 @@ impl Session {
         Some(self.ctx.to_pb())
     }
 
-    /// A connection to the daemon, started if needed, of our protocol version (an older or
-    /// newer daemon is asked to shut down and replaced, unless a service manager runs it: it
-    /// would start the same old binary again, so the user is told how to restart it there).
-    pub async fn client(&self, request_timeout: Option<Duration>) -> Result<Client, Failure> {
-        let mut client = autostart::connect_or_start(&self.env, &self.socket, CONNECT_TIMEOUT, request_timeout).await?;
-        match connect::handshake(&mut client, &self.socket).await {
-            Ok(_) => Ok(client),
-            Err(ConnectError::Incompatible { theirs, service_managed: true, .. }) => Err(Failure::msg(format!(
-                "hf-authd at {} speaks protocol {theirs}, this client speaks {}; it is run by your service manager, \
-                 which would start the same version again. Restart it there: {}",
-                self.socket.display(),
-                hf_auth_proto::PROTOCOL_VERSION,
-                service_restart_hint()
-            ))),
-            Err(ConnectError::Incompatible { theirs, .. }) => {
-                self.out.info(&format!("Replacing hf-authd (protocol {theirs}) with this version's."));
-                let _ = client.shutdown(pb::ShutdownRequest {}).await;
-                drop(client);
-                wait_until_stopped(&self.socket).await;
-                let mut client =
-                    autostart::connect_or_start(&self.env, &self.socket, CONNECT_TIMEOUT, request_timeout).await?;
-                connect::handshake(&mut client, &self.socket).await?;
-                Ok(client)
-            }
-            Err(e) => Err(e.into()),
+    /// One call without a `Status` handshake first: `call` runs on a plain connection, and only
+    /// when the answer does not carry our protocol version ([`hf_auth_proto::PROTOCOL_HEADER`]: an
+    /// older or newer daemon, or an error) is the handshake done — replacing that daemon — and the
+    /// call made again. The common case is one round trip.
+    pub async fn call_once<T, F, Fut>(&self, request_timeout: Option<Duration>, call: F) -> Result<T, Failure>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let client = autostart::connect_or_start(&self.env, &self.socket, CONNECT_TIMEOUT, request_timeout).await?;
+        match call(client).await {
+            Ok(response) if compatible::is_ours(response.metadata()) => return Ok(response.into_inner()),
+            Err(status) if compatible::is_ours(status.metadata()) => return Err(status.into()),
+            _ => {}
         }
+        let client = self.client(request_timeout).await?;
+        Ok(call(client).await?.into_inner())
+    }
+
+    /// A connection to the daemon, started if needed, of our protocol version (see
+    /// [`crate::compatible`]: another version's daemon is replaced, a service-managed one named).
+    pub async fn client(&self, request_timeout: Option<Duration>) -> Result<Client, Failure> {
+        let out = &self.out;
+        let replacing = |theirs| out.info(&format!("Replacing hf-authd (protocol {theirs}) with this version's."));
+        Ok(compatible::connect(&self.env, &self.socket, CONNECT_TIMEOUT, request_timeout, replacing).await?)
     }
 
     pub fn log_path(&self) -> PathBuf {
         autostart::log_path(&self.env)
     }
-}
-
-/// How to restart a service-managed daemon (after an upgrade installed a new binary).
-pub fn service_restart_hint() -> &'static str {
-    if cfg!(target_os = "macos") {
-        "launchctl kickstart -k gui/$(id -u)/co.huggingface.hf-authd"
-    } else {
-        "systemctl --user restart hf-authd.service"
-    }
-}
-
-/// Waits (bounded) until nothing answers on the socket any more.
-pub async fn wait_until_stopped(socket: &std::path::Path) -> bool {
-    let mut pause = Duration::from_millis(2);
-    for _ in 0..40 {
-        if tokio::net::UnixStream::connect(socket).await.is_err() {
-            return true;
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(250));
-    }
-    false
 }

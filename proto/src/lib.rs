@@ -21,7 +21,13 @@ pub mod pb {
 }
 
 /// Bumped on any incompatible change to the wire contract; a client replaces a daemon that differs.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: routing (a daemon of protocol 1 would ignore `token_name`, `repo`, `cwd` and OIDC and hand
+/// out the active token instead).
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// The response header every unary answer carries with [`PROTOCOL_VERSION`], so a client can
+/// make its one call without a `Status` handshake first and re-handshake only on a mismatch.
+pub const PROTOCOL_HEADER: &str = "hf-auth-protocol";
 
 /// The encoded descriptor set, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hfauth_descriptor.bin"));

@@ -152,8 +152,14 @@ pub fn storage_name(storage: i32) -> &'static str {
 }
 
 pub async fn token(s: &Session) -> CmdResult {
-    let mut client = s.client(Some(LOCAL_CALL_TIMEOUT)).await?;
-    let r = client.resolve(pb::ResolveRequest { context: s.context(), username: String::new() }).await?.into_inner();
+    // The command scripts and tools run most: one round trip, no handshake first.
+    let request = pb::ResolveRequest { context: s.context(), username: String::new() };
+    let r = s
+        .call_once(Some(LOCAL_CALL_TIMEOUT), |mut client| {
+            let request = request.clone();
+            async move { client.resolve(request).await }
+        })
+        .await?;
     if r.token.is_empty() {
         return Err(Failure::msg("Not logged in. Run `hf-auth login` first."));
     }

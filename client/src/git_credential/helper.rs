@@ -83,11 +83,18 @@ async fn ask_daemon(
     // scope choose by it. git may push, so the token should be one that can write.
     let repo = request.path.as_deref().map(|p| repo_path(p, &ctx.endpoint).to_owned());
     let ctx = ctx.clone().for_repo(repo, hf_auth_proto::Access::Write);
-    let r = client
-        .resolve(pb::ResolveRequest { context: Some(ctx.to_pb()), username: wanted })
-        .await
-        .map_err(|s| s.message().to_owned())?
-        .into_inner();
+    let ask = pb::ResolveRequest { context: Some(ctx.to_pb()), username: wanted };
+    let answer = client.resolve(ask.clone()).await.map_err(|s| s.message().to_owned())?;
+    // A daemon of another protocol (one that predates routing would hand out the active token
+    // whatever the repo): replace it, as any hf-auth command does, and ask again.
+    let r = if crate::compatible::is_ours(answer.metadata()) {
+        answer.into_inner()
+    } else {
+        let mut client = crate::compatible::connect(env, &socket, CONNECT_TIMEOUT, Some(REQUEST_TIMEOUT), |_| {})
+            .await
+            .map_err(|e| e.to_string())?;
+        client.resolve(ask).await.map_err(|s| s.message().to_owned())?.into_inner()
+    };
     if r.token.is_empty() {
         return Err("not logged in".into());
     }

@@ -79,11 +79,29 @@ fn pb_source(source: crate::resolve::Source) -> i32 {
     }) as i32
 }
 
+static VERSION: std::sync::LazyLock<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> =
+    std::sync::LazyLock::new(|| hf_auth_proto::PROTOCOL_VERSION.into());
+
+/// A response carrying the protocol header ([`hf_auth_proto::PROTOCOL_HEADER`]).
+fn versioned<T>(message: T) -> Response<T> {
+    let mut response = Response::new(message);
+    response.metadata_mut().insert(hf_auth_proto::PROTOCOL_HEADER, VERSION.clone());
+    response
+}
+
+/// An error status carrying the protocol header too: the client then knows the error is this
+/// version's answer, not an older daemon's.
+fn versioned_error(e: Error) -> Status {
+    let mut status = Status::from(e);
+    status.metadata_mut().insert(hf_auth_proto::PROTOCOL_HEADER, VERSION.clone());
+    status
+}
+
 macro_rules! unary {
     ($self:ident, $req:ident, $op:path) => {{
         $self.daemon.note_request();
         let req = $req.into_inner();
-        $op(&$self.daemon, req).await.map(Response::new).map_err(Status::from)
+        $op(&$self.daemon, req).await.map(versioned).map_err(versioned_error)
     }};
 }
 

@@ -39,7 +39,8 @@ impl HfAuth for OldDaemon {
         no()
     }
     async fn resolve(&self, _: Request<pb::ResolveRequest>) -> Result<Response<pb::ResolveResponse>, Status> {
-        no()
+        // An old daemon answers without the protocol header (and would ignore routing).
+        Ok(Response::new(pb::ResolveResponse { token: OLD_TOKEN.into(), ..Default::default() }))
     }
     async fn who_am_i(&self, _: Request<pb::WhoAmIRequest>) -> Result<Response<pb::WhoAmIResponse>, Status> {
         no()
@@ -99,6 +100,32 @@ async fn a_daemon_of_another_protocol_is_replaced() {
     assert_eq!(v["protocol"], hf_auth_proto::PROTOCOL_VERSION);
     assert!(server.await.unwrap().is_ok(), "the old daemon was asked to shut down and did");
     assert_eq!(w.daemon_pid().map(|p| p as u64), v["pid"].as_u64());
+}
+
+/// What the old daemon hands out; a client of this version must never print or pass it on.
+const OLD_TOKEN: &str = "hf_from_the_old_daemon_OOOOOOOOOOOOOOOOOOOO";
+
+/// `hf-auth token` and git's helper make their one call without a handshake first; an answer
+/// without this version's protocol header is not used: the old daemon is replaced and the new
+/// one asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_round_trip_commands_replace_an_old_daemon_instead_of_using_its_answer() {
+    let w = World::new("http://127.0.0.1:9");
+    std::fs::write(w.hf_home().join("token"), "hf_current_TTTTTTTTTTTTTTTTTTTTTTTTTTTT").unwrap();
+    let server = old_daemon(&w, false);
+    let r = w.run("hf-auth", &["token"], None).await.ok();
+    assert!(!r.stdout().contains(OLD_TOKEN), "{}", r.stdout());
+    assert_eq!(r.stdout().trim(), "hf_current_TTTTTTTTTTTTTTTTTTTTTTTTTTTT");
+    assert!(r.stderr().contains("Replacing hf-authd (protocol 999)"), "{}", r.stderr());
+    assert!(server.await.unwrap().is_ok(), "the old daemon was asked to shut down and did");
+
+    let w = World::new("http://127.0.0.1:9");
+    std::fs::write(w.hf_home().join("token"), "hf_current_TTTTTTTTTTTTTTTTTTTTTTTTTTTT").unwrap();
+    let server = old_daemon(&w, false);
+    let git = w.run("git-credential-hf", &["get"], Some("protocol=http\nhost=127.0.0.1:9\n\n")).await.ok();
+    assert!(!git.stdout().contains(OLD_TOKEN), "{}", git.stdout());
+    assert!(git.stdout().contains("password=hf_current_TTTTTTTTTTTTTTTTTTTTTTTTTTTT"), "{}", git.stdout());
+    assert!(server.await.unwrap().is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
