@@ -49,6 +49,15 @@ impl From<crate::connect::ConnectError> for Failure {
     }
 }
 
+impl From<crate::api::Error> for Failure {
+    fn from(e: crate::api::Error) -> Self {
+        match e {
+            crate::api::Error::Daemon(s) => s.into(),
+            other => Failure::Message(other.to_string()),
+        }
+    }
+}
+
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
         Failure::Message(e.to_string())

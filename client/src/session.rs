@@ -1,8 +1,9 @@
 //! One invocation's context: the caller's environment (read once), its Hub context, the output
 //! settings and the socket; and the daemon connection made from them.
 
+use crate::api::HfAuth;
 use crate::autostart;
-use crate::connect::{self, Client, ConnectError};
+use crate::connect::Client;
 use crate::failure::Failure;
 use crate::output::Out;
 use hf_auth_proto::{ClientContext, Env, pb};
@@ -32,32 +33,22 @@ impl Session {
         Some(self.ctx.to_pb())
     }
 
-    /// A connection to the daemon, started if needed, of our protocol version (an older or
-    /// newer daemon is asked to shut down and replaced, unless a service manager runs it: it
-    /// would start the same old binary again, so the user is told how to restart it there).
+    /// A connection to the daemon, started if needed, of our protocol version (see
+    /// [`autostart::replace`]).
     pub async fn client(&self, request_timeout: Option<Duration>) -> Result<Client, Failure> {
-        let mut client = autostart::connect_or_start(&self.env, &self.socket, CONNECT_TIMEOUT, request_timeout).await?;
-        match connect::handshake(&mut client, &self.socket).await {
-            Ok(_) => Ok(client),
-            Err(ConnectError::Incompatible { theirs, service_managed: true, .. }) => Err(Failure::msg(format!(
-                "hf-authd at {} speaks protocol {theirs}, this client speaks {}; it is run by your service manager, \
-                 which would start the same version again. Restart it there: {}",
-                self.socket.display(),
-                hf_auth_proto::PROTOCOL_VERSION,
-                service_restart_hint()
-            ))),
-            Err(ConnectError::Incompatible { theirs, .. }) => {
-                self.out.info(&format!("Replacing hf-authd (protocol {theirs}) with this version's."));
-                let _ = client.shutdown(pb::ShutdownRequest {}).await;
-                drop(client);
-                wait_until_stopped(&self.socket).await;
-                let mut client =
-                    autostart::connect_or_start(&self.env, &self.socket, CONNECT_TIMEOUT, request_timeout).await?;
-                connect::handshake(&mut client, &self.socket).await?;
-                Ok(client)
-            }
-            Err(e) => Err(e.into()),
-        }
+        let out = self.out.clone();
+        let note = move |text: &str| out.info(text);
+        Ok(autostart::connect_compatible(&self.env, &self.socket, CONNECT_TIMEOUT, request_timeout, &note).await?)
+    }
+
+    /// The library API ([`crate::api`]) for this invocation: same context, autostart on, no
+    /// fallback to the token files (a command reports a daemon it cannot reach).
+    pub fn api(&self) -> HfAuth {
+        HfAuth::with_context(self.env.clone(), self.ctx.clone())
+            .socket(self.socket.clone())
+            .autostart(true)
+            .fallback(false)
+            .timeouts(CONNECT_TIMEOUT, LOCAL_CALL_TIMEOUT)
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -65,24 +56,4 @@ impl Session {
     }
 }
 
-/// How to restart a service-managed daemon (after an upgrade installed a new binary).
-pub fn service_restart_hint() -> &'static str {
-    if cfg!(target_os = "macos") {
-        "launchctl kickstart -k gui/$(id -u)/co.huggingface.hf-authd"
-    } else {
-        "systemctl --user restart hf-authd.service"
-    }
-}
-
-/// Waits (bounded) until nothing answers on the socket any more.
-pub async fn wait_until_stopped(socket: &std::path::Path) -> bool {
-    let mut pause = Duration::from_millis(2);
-    for _ in 0..40 {
-        if tokio::net::UnixStream::connect(socket).await.is_err() {
-            return true;
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(250));
-    }
-    false
-}
+pub use autostart::{service_restart_hint, wait_until_stopped};

@@ -152,12 +152,10 @@ pub fn storage_name(storage: i32) -> &'static str {
 }
 
 pub async fn token(s: &Session) -> CmdResult {
-    let mut client = s.client(Some(LOCAL_CALL_TIMEOUT)).await?;
-    let r = client.resolve(pb::ResolveRequest { context: s.context(), username: String::new() }).await?.into_inner();
-    if r.token.is_empty() {
+    let Some(r) = s.api().token().await? else {
         return Err(Failure::msg("Not logged in. Run `hf-auth login` first."));
-    }
-    s.out.print(&r.token);
+    };
+    s.out.print(r.token.expose());
     s.out.hint("Run `hf-auth whoami` to see which account this token belongs to.");
     Ok(())
 }

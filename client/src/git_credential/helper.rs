@@ -4,7 +4,7 @@
 //! Anything unexpected ends the same way: nothing on stdout, exit 0, so git falls through to
 //! its next helper or its prompt. With `HF_AUTH_DEBUG=1` one line on stderr says why.
 
-use crate::autostart;
+use crate::api::HfAuth;
 use crate::git_credential::protocol::{self, Credential, Operation, Request};
 use hf_auth_proto::{ClientContext, Env, pb};
 use std::io::Write;
@@ -66,36 +66,30 @@ async fn ask_daemon(
     ctx: &ClientContext,
     request: &Request,
 ) -> Result<Option<Credential>, String> {
-    let socket = hf_auth_proto::socket::default_socket_path(env).map_err(|e| e.to_string())?;
-    let mut client = autostart::connect_or_start(env, &socket, CONNECT_TIMEOUT, Some(REQUEST_TIMEOUT))
-        .await
-        .map_err(|e| e.to_string())?;
+    let auth = HfAuth::with_context(env.clone(), ctx.clone())
+        .autostart(true)
+        .fallback(false)
+        .check_version(false)
+        .timeouts(CONNECT_TIMEOUT, REQUEST_TIMEOUT);
     if op == Operation::Erase {
         // git says the credential failed: make the next whoami ask the Hub again. Nothing is deleted.
         if let Some(password) = &request.password {
+            let mut client = auth.client().await.map_err(|e| e.to_string())?;
             let forget = pb::ForgetWhoAmIRequest { context: Some(ctx.to_pb()), token: password.clone() };
             client.forget_who_am_i(forget).await.map_err(|s| s.message().to_owned())?;
         }
         return Ok(None);
     }
     let wanted = request.username.clone().filter(|u| !u.is_empty() && u != "hf_user").unwrap_or_default();
-    let r = client
-        .resolve(pb::ResolveRequest { context: Some(ctx.to_pb()), username: wanted })
-        .await
-        .map_err(|s| s.message().to_owned())?
-        .into_inner();
-    if r.token.is_empty() {
-        return Err("not logged in".into());
-    }
-    let username = match (&request.username, r.username.is_empty()) {
+    let r = auth.for_user(wanted).token().await.map_err(|e| e.to_string())?.ok_or("not logged in")?;
+    let username = match (&request.username, r.username) {
         (Some(u), _) if !u.is_empty() => u.clone(),
-        (_, false) => r.username,
+        (_, Some(owner)) => owner,
         _ => "hf_user".to_owned(),
     };
     // An OAuth token's expiry: a caching helper configured after us (credential-cache) must
     // not serve it once it has expired (git >= 2.41 reads password_expiry_utc).
-    let password_expiry_utc = (r.expires_at > 0).then_some(r.expires_at);
-    Ok(Some(Credential { username, password: r.token, password_expiry_utc }))
+    Ok(Some(Credential { username, password: r.token.into_inner(), password_expiry_utc: r.expires_at }))
 }
 
 /// The request is for our Hub: same scheme (https, or http for an http endpoint) and host
