@@ -285,3 +285,21 @@ fn resolved(r: pb::ResolveResponse) -> Option<Resolved> {
         expires_at: (r.expires_at > 0).then_some(r.expires_at),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_and_token_name_go_into_the_context() {
+        let env = Env::from_pairs([("HOME", "/home/u"), ("HF_AUTH_TOKEN_NAME", "from-env")]).with_cwd("/work");
+        let auth = HfAuth::new(env.clone());
+        let pb = auth.context().to_pb();
+        assert_eq!((pb.token_name.as_deref(), pb.cwd.as_str(), pb.repo.as_str()), (Some("from-env"), "/work", ""));
+        let pb =
+            HfAuth::new(env).token_name("acme-write").repo_access("datasets/acme/x", Access::Write).context().to_pb();
+        assert_eq!(pb.token_name.as_deref(), Some("acme-write"));
+        assert_eq!(pb.repo, "datasets/acme/x");
+        assert_eq!(pb.access, pb::Access::Write as i32);
+    }
+}

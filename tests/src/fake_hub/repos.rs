@@ -92,32 +92,32 @@ pub(crate) fn answer(state: &State, method: &str, path: &str, headers: &HeaderMa
 }
 
 /// The repo, if this request may read it; else the Hub's refusal.
-fn authorize<'a>(state: &'a State, key: &str, headers: &HeaderMap) -> Result<&'a Repo, Response> {
+fn authorize<'a>(state: &'a State, key: &str, headers: &HeaderMap) -> Result<&'a Repo, Box<Response>> {
     let token = super::handlers::bearer(headers);
     if let Some(t) = token
         && !state.tokens.contains_key(t)
     {
-        return Err(body::status(401));
+        return Err(Box::new(body::status(401)));
     }
     let not_found = || {
         let mut r = body::hub_error(StatusCode::UNAUTHORIZED, "Repository not found");
         r.headers_mut().insert("x-error-code", HeaderValue::from_static("RepoNotFound"));
         r
     };
-    let repo = state.repos.get(key).ok_or_else(not_found)?;
+    let repo = state.repos.get(key).ok_or_else(|| Box::new(not_found()))?;
     let allowed = match (token, &repo.readers) {
         (None, _) => false,
         (Some(_), None) => true,
         (Some(t), Some(readers)) => readers.contains(t),
     };
-    if allowed { Ok(repo) } else { Err(not_found()) }
+    if allowed { Ok(repo) } else { Err(Box::new(not_found())) }
 }
 
 fn info(state: &State, kind: &str, ns: &str, name: &str, revision: Option<&str>, headers: &HeaderMap) -> Response {
     let key = format!("{kind}{ns}/{name}");
     let repo = match authorize(state, &key, headers) {
         Ok(repo) => repo,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let sha = repo.sha();
     if revision.is_some_and(|r| r != "main" && r != sha) {
@@ -154,7 +154,7 @@ fn resolve_file(
     let key = format!("{kind}{ns}/{name}");
     let repo = match authorize(state, &key, headers) {
         Ok(repo) => repo,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let sha = repo.sha();
     let rev = rev.replace("%2F", "/");
