@@ -6,4 +6,5 @@
 pub mod example;
 mod exec;
 mod python;
+mod routing;
 mod rust_api;
