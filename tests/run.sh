@@ -11,6 +11,8 @@ tests/install-deps.sh
 tests/setup-python.sh
 # Process-level tests spawn hf-authd, hf-auth and git-credential-hf from target/debug.
 cargo build --workspace --bins --quiet
+# The library's example (the real hf-hub crate) that a test runs against the fake Hub.
+cargo build -p hf-auth --examples --quiet
 # Inside a private D-Bus session with an unlocked gnome-keyring: the keyring tests use a real
 # Secret Service; every other test just sees a session bus.
 tests/keyring-session.sh cargo test --workspace --no-fail-fast -- --test-threads="${HF_AUTH_TEST_THREADS:-4}"

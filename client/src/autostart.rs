@@ -5,6 +5,9 @@
 //! readiness on a pipe: no sleeping, no guessing).
 
 pub mod daemon_env;
+pub mod replace;
+
+pub use replace::{connect_compatible, service_restart_hint, wait_until_stopped};
 
 use crate::connect::{self, Client, ConnectError, trust};
 use hf_auth_proto::Env;
@@ -29,6 +32,11 @@ pub enum StartError {
     Disabled { socket: PathBuf },
     #[error("could not start hf-authd ({binary}): {reason}. See the log: {log}")]
     Spawn { binary: PathBuf, reason: String, log: PathBuf },
+    #[error(
+        "hf-authd at {socket} speaks protocol {theirs}, this client speaks {}; it is run by your service manager, which would start the same version again. Restart it there: {hint}",
+        hf_auth_proto::PROTOCOL_VERSION
+    )]
+    ServiceManaged { socket: PathBuf, theirs: u32, hint: &'static str },
     #[error("hf-authd did not become ready: {reason}. See the log: {log}")]
     NotReady { reason: String, log: PathBuf },
 }

@@ -59,6 +59,8 @@ pub enum Command {
     Which(ChoiceArgs),
     /// The daemon, and where your active token comes from.
     Status,
+    /// Run a command with HF_TOKEN set to the token hf-authd chooses (the process is replaced).
+    Exec(ExecArgs),
     /// Configure git to ask git-credential-hf for Hub credentials.
     SetupGit(SetupGitArgs),
     /// Where token secrets are kept: the token files or the OS keyring.
@@ -126,6 +128,19 @@ pub struct SwitchArgs {
     /// Also set up git to use the active token for the Hub.
     #[arg(long)]
     pub add_to_git_credential: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Use this stored token (as HF_AUTH_TOKEN_NAME).
+    #[arg(long, value_name = "NAME")]
+    pub token_name: Option<String>,
+    /// The repository the command works on (`acme/x`, `datasets/acme/x`, `spaces/acme/x`), for routing rules.
+    #[arg(long, value_name = "ID")]
+    pub repo: Option<String>,
+    /// The command and its arguments (after `--`).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

@@ -105,6 +105,11 @@ pub fn protocol_of(metadata: &tonic::metadata::MetadataMap) -> Option<u32> {
     metadata.get(hf_auth_proto::PROTOCOL_HEADER)?.to_str().ok()?.parse().ok()
 }
 
+/// Is this answer (or error) from a daemon of our protocol version?
+pub fn is_ours(metadata: &tonic::metadata::MetadataMap) -> bool {
+    protocol_of(metadata) == Some(PROTOCOL_VERSION)
+}
+
 fn classify(socket: &Path, e: &(dyn std::error::Error + 'static)) -> ConnectError {
     let mut source = Some(e);
     while let Some(err) = source {

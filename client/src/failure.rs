@@ -43,15 +43,18 @@ impl From<StartError> for Failure {
     }
 }
 
-impl From<crate::compatible::CompatError> for Failure {
-    fn from(e: crate::compatible::CompatError) -> Self {
+impl From<crate::connect::ConnectError> for Failure {
+    fn from(e: crate::connect::ConnectError) -> Self {
         Failure::Message(e.to_string())
     }
 }
 
-impl From<crate::connect::ConnectError> for Failure {
-    fn from(e: crate::connect::ConnectError) -> Self {
-        Failure::Message(e.to_string())
+impl From<crate::api::Error> for Failure {
+    fn from(e: crate::api::Error) -> Self {
+        match e {
+            crate::api::Error::Daemon(s) => s.into(),
+            other => Failure::Message(other.to_string()),
+        }
     }
 }
 

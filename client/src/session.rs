@@ -1,8 +1,8 @@
 //! One invocation's context: the caller's environment (read once), its Hub context, the output
 //! settings and the socket; and the daemon connection made from them.
 
+use crate::api::HfAuth;
 use crate::autostart;
-use crate::compatible;
 use crate::connect::Client;
 use crate::failure::Failure;
 use crate::output::Out;
@@ -46,34 +46,27 @@ impl Session {
         Some(self.ctx.to_pb())
     }
 
-    /// One call without a `Status` handshake first: `call` runs on a plain connection, and only
-    /// when the answer does not carry our protocol version ([`hf_auth_proto::PROTOCOL_HEADER`]: an
-    /// older or newer daemon, or an error) is the handshake done — replacing that daemon — and the
-    /// call made again. The common case is one round trip.
-    pub async fn call_once<T, F, Fut>(&self, request_timeout: Option<Duration>, call: F) -> Result<T, Failure>
-    where
-        F: Fn(Client) -> Fut,
-        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-    {
-        let client = autostart::connect_or_start(&self.env, &self.socket, CONNECT_TIMEOUT, request_timeout).await?;
-        match call(client).await {
-            Ok(response) if compatible::is_ours(response.metadata()) => return Ok(response.into_inner()),
-            Err(status) if compatible::is_ours(status.metadata()) => return Err(status.into()),
-            _ => {}
-        }
-        let client = self.client(request_timeout).await?;
-        Ok(call(client).await?.into_inner())
+    /// A connection to the daemon, started if needed, of our protocol version (see
+    /// [`autostart::replace`]).
+    pub async fn client(&self, request_timeout: Option<Duration>) -> Result<Client, Failure> {
+        let out = self.out.clone();
+        let note = move |text: &str| out.info(text);
+        Ok(autostart::connect_compatible(&self.env, &self.socket, CONNECT_TIMEOUT, request_timeout, &note).await?)
     }
 
-    /// A connection to the daemon, started if needed, of our protocol version (see
-    /// [`crate::compatible`]: another version's daemon is replaced, a service-managed one named).
-    pub async fn client(&self, request_timeout: Option<Duration>) -> Result<Client, Failure> {
-        let out = &self.out;
-        let replacing = |theirs| out.info(&format!("Replacing hf-authd (protocol {theirs}) with this version's."));
-        Ok(compatible::connect(&self.env, &self.socket, CONNECT_TIMEOUT, request_timeout, replacing).await?)
+    /// The library API ([`crate::api`]) for this invocation: same context, autostart on, no
+    /// fallback to the token files (a command reports a daemon it cannot reach).
+    pub fn api(&self) -> HfAuth {
+        HfAuth::with_context(self.env.clone(), self.ctx.clone())
+            .socket(self.socket.clone())
+            .autostart(true)
+            .fallback(false)
+            .timeouts(CONNECT_TIMEOUT, LOCAL_CALL_TIMEOUT)
     }
 
     pub fn log_path(&self) -> PathBuf {
         autostart::log_path(&self.env)
     }
 }
+
+pub use autostart::{service_restart_hint, wait_until_stopped};

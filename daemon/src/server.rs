@@ -1,4 +1,5 @@
-//! The gRPC server: our service plus `grpc.health.v1` and reflection (so `grpcurl -unix` works),
+//! The gRPC server: our service plus `grpc.health.v1` and reflection, v1 and v1alpha (so `grpcurl
+//! -unix` and Python's `grpcio-reflection` work),
 //! the peer-uid check on every request, bounded message sizes, and bounded connections
 //! (`conns`: a cap, a handshake timeout, no spinning on EMFILE; HTTP/2 keepalive).
 //!
@@ -24,9 +25,14 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<HfAuthServer<Service>>().await;
+    // Both reflection versions: grpcurl and grpc-go speak v1, Python's grpcio-reflection (1.85)
+    // and older tools only v1alpha; the descriptors are the same.
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
     let service = HfAuthServer::new(Service::new(daemon.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -44,6 +50,7 @@ pub async fn serve(
         .layer(tonic::service::InterceptorLayer::new(move |req: Request<()>| check_peer(req, owner)))
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(service)
         .serve_with_incoming_shutdown(crate::conns::incoming(listener, crate::conns::Limits::from_fd_limit()), shutdown)
         .await?;

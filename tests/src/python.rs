@@ -61,3 +61,33 @@ pub fn run_ok(python: &PathBuf, code: &str, env: &[(&str, &str)]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The venv's interpreter with our client package (`hf_auth`) installed from the current
+/// sources, and grpcio-reflection; `None` (skip) as [`python`]. A stale install is a setup error,
+/// not a skip: the tests would test old code.
+pub fn python_with_client() -> Option<PathBuf> {
+    let python = python()?;
+    let out = Command::new(&python)
+        .args(["-c", "import os, grpc_reflection, hf_auth; print(os.path.dirname(hf_auth.__file__))"])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "the venv lacks hf_auth or grpcio-reflection (run tests/setup-python.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let installed = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let source = workspace_root().join("client/python/src/hf_auth");
+    for entry in std::fs::read_dir(&source).expect("client/python/src/hf_auth").flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "py") {
+            let theirs = std::fs::read(installed.join(entry.file_name())).unwrap_or_default();
+            assert!(
+                std::fs::read(&path).unwrap() == theirs,
+                "the installed hf_auth is older than {} (run tests/setup-python.sh)",
+                path.display()
+            );
+        }
+    }
+    Some(python)
+}

@@ -3,10 +3,9 @@
 use crate::autostart;
 use crate::cli::DaemonCommand;
 use crate::commands::status::uptime;
-use crate::compatible::wait_until_stopped;
 use crate::connect::{self, ConnectError};
 use crate::failure::{CmdResult, Failure};
-use crate::session::{CONNECT_TIMEOUT, LOCAL_CALL_TIMEOUT, Session};
+use crate::session::{CONNECT_TIMEOUT, LOCAL_CALL_TIMEOUT, Session, wait_until_stopped};
 use hf_auth_proto::pb;
 
 pub async fn run(s: &Session, cmd: DaemonCommand) -> CmdResult {

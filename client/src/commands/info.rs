@@ -152,18 +152,10 @@ pub fn storage_name(storage: i32) -> &'static str {
 }
 
 pub async fn token(s: &Session) -> CmdResult {
-    // The command scripts and tools run most: one round trip, no handshake first.
-    let request = pb::ResolveRequest { context: s.context(), username: String::new() };
-    let r = s
-        .call_once(Some(LOCAL_CALL_TIMEOUT), |mut client| {
-            let request = request.clone();
-            async move { client.resolve(request).await }
-        })
-        .await?;
-    if r.token.is_empty() {
+    let Some(r) = s.api().token().await? else {
         return Err(Failure::msg("Not logged in. Run `hf-auth login` first."));
-    }
-    s.out.print(&r.token);
+    };
+    s.out.print(r.token.expose());
     s.out.hint("Run `hf-auth whoami` to see which account this token belongs to.");
     Ok(())
 }

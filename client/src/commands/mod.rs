@@ -2,6 +2,7 @@
 //! binary maps to an exit code.
 
 pub mod daemon;
+pub mod exec;
 pub mod info;
 pub mod login;
 pub mod logout;
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli, session: Session) -> CmdResult {
         }
         Command::Which(args) => which::run(&session.choosing(&args)).await,
         Command::Status => status::run(&session).await,
+        Command::Exec(args) => exec::run(&session, args).await,
         Command::SetupGit(args) => setup_git::run(&session, args.force, args.unset),
         Command::Storage(cmd) => storage::run(&session, cmd).await,
         Command::Daemon(cmd) => daemon::run(&session, cmd).await,

@@ -4,7 +4,7 @@
 //! Anything unexpected ends the same way: nothing on stdout, exit 0, so git falls through to
 //! its next helper or its prompt. With `HF_AUTH_DEBUG=1` one line on stderr says why.
 
-use crate::autostart;
+use crate::api::HfAuth;
 use crate::git_credential::protocol::{self, Credential, Operation, Request};
 use hf_auth_proto::{ClientContext, Env, pb};
 use std::io::Write;
@@ -66,47 +66,34 @@ async fn ask_daemon(
     ctx: &ClientContext,
     request: &Request,
 ) -> Result<Option<Credential>, String> {
-    let socket = hf_auth_proto::socket::default_socket_path(env).map_err(|e| e.to_string())?;
-    let mut client = autostart::connect_or_start(env, &socket, CONNECT_TIMEOUT, Some(REQUEST_TIMEOUT))
-        .await
-        .map_err(|e| e.to_string())?;
+    // With `credential.<hub>.useHttpPath` (setup-git sets it) git says which repo: rules and
+    // scope choose by it. git may push, so the token should be one that can write.
+    let repo = request.path.as_deref().map(|p| repo_path(p, &ctx.endpoint).to_owned());
+    let ctx = &ctx.clone().for_repo(repo, hf_auth_proto::Access::Write);
+    let auth = HfAuth::with_context(env.clone(), ctx.clone())
+        .autostart(true)
+        .fallback(false)
+        .check_version(false)
+        .timeouts(CONNECT_TIMEOUT, REQUEST_TIMEOUT);
     if op == Operation::Erase {
         // git says the credential failed: make the next whoami ask the Hub again. Nothing is deleted.
         if let Some(password) = &request.password {
+            let mut client = auth.client().await.map_err(|e| e.to_string())?;
             let forget = pb::ForgetWhoAmIRequest { context: Some(ctx.to_pb()), token: password.clone() };
             client.forget_who_am_i(forget).await.map_err(|s| s.message().to_owned())?;
         }
         return Ok(None);
     }
     let wanted = request.username.clone().filter(|u| !u.is_empty() && u != "hf_user").unwrap_or_default();
-    // With `credential.<hub>.useHttpPath` (setup-git sets it) git says which repo: rules and
-    // scope choose by it. git may push, so the token should be one that can write.
-    let repo = request.path.as_deref().map(|p| repo_path(p, &ctx.endpoint).to_owned());
-    let ctx = ctx.clone().for_repo(repo, hf_auth_proto::Access::Write);
-    let ask = pb::ResolveRequest { context: Some(ctx.to_pb()), username: wanted };
-    let answer = client.resolve(ask.clone()).await.map_err(|s| s.message().to_owned())?;
-    // A daemon of another protocol (one that predates routing would hand out the active token
-    // whatever the repo): replace it, as any hf-auth command does, and ask again.
-    let r = if crate::compatible::is_ours(answer.metadata()) {
-        answer.into_inner()
-    } else {
-        let mut client = crate::compatible::connect(env, &socket, CONNECT_TIMEOUT, Some(REQUEST_TIMEOUT), |_| {})
-            .await
-            .map_err(|e| e.to_string())?;
-        client.resolve(ask).await.map_err(|s| s.message().to_owned())?.into_inner()
-    };
-    if r.token.is_empty() {
-        return Err("not logged in".into());
-    }
-    let username = match (&request.username, r.username.is_empty()) {
+    let r = auth.for_user(wanted).token().await.map_err(|e| e.to_string())?.ok_or("not logged in")?;
+    let username = match (&request.username, r.username) {
         (Some(u), _) if !u.is_empty() => u.clone(),
-        (_, false) => r.username,
+        (_, Some(owner)) => owner,
         _ => "hf_user".to_owned(),
     };
     // An OAuth token's expiry: a caching helper configured after us (credential-cache) must
     // not serve it once it has expired (git >= 2.41 reads password_expiry_utc).
-    let password_expiry_utc = (r.expires_at > 0).then_some(r.expires_at);
-    Ok(Some(Credential { username, password: r.token, password_expiry_utc }))
+    Ok(Some(Credential { username, password: r.token.into_inner(), password_expiry_utc: r.expires_at }))
 }
 
 /// git's `path` without the endpoint's own path prefix (an endpoint like `https://host/hub`).

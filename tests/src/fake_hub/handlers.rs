@@ -1,5 +1,6 @@
 //! Request handling: one dispatcher logs every request, applies the path's [`Mode`], then answers
-//! `GET /api/whoami-v2`, `POST /oauth/device` and `POST /oauth/token` the way the Hub does.
+//! `GET /api/whoami-v2`, `POST /oauth/device` and `POST /oauth/token` the way the Hub does, and
+//! repository paths through [`super::repos`].
 //!
 //! A single fallback handler (rather than one route per endpoint) means every request, including
 //! wrong methods and unknown paths, is counted and recorded the same way before anything can fail.
@@ -69,7 +70,9 @@ fn route(hub: &Shared, method: &Method, path: &str, headers: &HeaderMap, form: &
         ("POST", DEVICE) => device(&mut state, &hub.endpoint, form),
         ("POST", TOKEN) => token(&mut state, form),
         (_, WHOAMI | DEVICE | TOKEN) => body::status(405),
-        _ => body::hub_error(StatusCode::NOT_FOUND, "Sorry, we can't find the page you are looking for."),
+        (method, path) => super::repos::answer(&state, method, path, headers).unwrap_or_else(|| {
+            body::hub_error(StatusCode::NOT_FOUND, "Sorry, we can't find the page you are looking for.")
+        }),
     }
 }
 
@@ -81,7 +84,7 @@ fn whoami(state: &State, headers: &HeaderMap) -> Response {
 }
 
 /// The token in `authorization: Bearer <token>`, taken as sent (huggingface_hub never trims it).
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token)

@@ -1,7 +1,7 @@
 //! A fake Hugging Face Hub on loopback, for end-to-end tests.
 //!
 //! It serves the three endpoints hf-auth talks to — `GET /api/whoami-v2`, `POST /oauth/device` and
-//! `POST /oauth/token` — with the bodies, statuses and headers the real Hub sends (spec §4.2, §4.7,
+//! `POST /oauth/token` — and the repository paths Hub clients download from ([`Repo`]), with the bodies, statuses and headers the real Hub sends (spec §4.2, §4.7,
 //! §4.8), lets a test script the OAuth answers and force failures (error statuses, slow answers,
 //! reset connections, hangs), and records every request so a test can check what was sent.
 //!
@@ -20,12 +20,14 @@
 mod body;
 mod conn;
 mod handlers;
+mod repos;
 mod state;
 #[cfg(test)]
 mod tests;
 
 pub use body::INVALID_CREDENTIALS;
 pub use handlers::{DEVICE, TOKEN, WHOAMI};
+pub use repos::Repo;
 pub use state::{Account, DeviceResponse, Mode, RefreshStep, TokenStep};
 
 use axum::http::HeaderMap;
@@ -121,6 +123,11 @@ impl FakeHub {
     /// Makes `token` valid for `account` on `/api/whoami-v2`.
     pub fn add_token(&self, token: &str, account: Account) {
         self.shared.lock().issue_token(token, &account, None);
+    }
+
+    /// Adds (or replaces) a repository: `acme/x`, `datasets/acme/x`, `spaces/acme/x`.
+    pub fn add_repo(&self, id: &str, repo: Repo) {
+        self.shared.lock().repos.insert(id.to_owned(), repo);
     }
 
     /// Revokes an access token: whoami answers 401 for it from now on.

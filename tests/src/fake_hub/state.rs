@@ -199,6 +199,8 @@ pub(crate) struct State {
     pub oauth_account: Account,
     pub modes: HashMap<String, Mode>,
     pub log: HashMap<String, PathLog>,
+    /// Repositories by id with its kind prefix: `acme/x`, `datasets/acme/x`, `spaces/acme/x`.
+    pub repos: HashMap<String, super::repos::Repo>,
     serial: u64,
 }
 
@@ -214,6 +216,7 @@ impl State {
             oauth_account: Account::user("alice").oauth(),
             modes: HashMap::new(),
             log: HashMap::new(),
+            repos: HashMap::new(),
             serial: 0,
         }
     }

@@ -9,6 +9,7 @@
 //!   token file, the CLI's storage commands with Python reading the mirror;
 //! - [`oauth`]: browser logins and their refresh, inside the keyring;
 //! - [`no_mirror`]: `mirror_token_file = false`, no secret on disk at all;
+//! - [`python_client`]: `hf_auth.install()` lets huggingface_hub (and hf-hub) download with no token on disk;
 //! - [`unavailable`]: a locked keyring, no D-Bus session: clear errors, no plain-text fallback.
 
 use hf_auth_proto::pb;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 mod no_mirror;
 mod oauth;
+mod python_client;
 mod unavailable;
 
 const WORK: &str = "hf_valid_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";

@@ -2,6 +2,7 @@
 //! the real huggingface_hub from a venv. One binary, one module per topic.
 
 mod cli;
+pub mod clients;
 mod daemon_rpc;
 mod git;
 mod handshake;

@@ -136,18 +136,38 @@ fn uid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
-/// The three clients that carry a secret, each refused with `why` in its error.
+/// The Python client asking with `HF_TOKEN` set: refused (exit 1, the reason on stderr).
+const PY_CLIENT: &str = r#"
+import sys, hf_auth
+try:
+    hf_auth.get_token()
+except hf_auth.UntrustedSocket as e:
+    print(e, file=sys.stderr)
+    sys.exit(1)
+"#;
+
+/// The clients that carry a secret (ours, `hf-auth exec`, and the Python package when its venv
+/// is there), each refused with `why` in its error.
 fn assert_all_refused(w: &World, tmpdir: &Path, why: &[&str]) {
     let mut token = client(w, "hf-auth", tmpdir);
     token.env("HF_TOKEN", ENV_SECRET);
+    let mut exec = client(w, "hf-auth", tmpdir);
+    exec.env("HF_TOKEN", ENV_SECRET);
+    let mut clients = vec![("exec", exec, vec!["exec", "--", "true"], None)];
+    if let Some(python) = hf_auth_tests::python::python_with_client() {
+        let mut py = w.command(python);
+        py.env_remove("HF_AUTH_SOCKET").env("TMPDIR", tmpdir).env("HF_TOKEN", ENV_SECRET);
+        clients.push(("python", py, vec!["-c", PY_CLIENT], None));
+    }
     let login = client(w, "hf-auth", tmpdir);
     let erase = client(w, "git-credential-hf", tmpdir);
     let git_input = format!("protocol=http\nhost=127.0.0.1:9\nusername=hf_user\npassword={GIT_SECRET}\n\n");
-    for (name, cmd, args, input) in [
+    clients.extend([
         ("login", login, vec!["login", "--token", LOGIN_SECRET], None),
         ("token", token, vec!["token"], None),
         ("erase", erase, vec!["erase"], Some(git_input.as_str())),
-    ] {
+    ]);
+    for (name, cmd, args, input) in clients {
         let (out, _) = run(cmd, &args, input);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let expected_code = if name == "erase" { 0 } else { 1 };
