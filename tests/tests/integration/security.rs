@@ -5,6 +5,7 @@
 //! [`modes`] (which directories get chmodded), [`backups`] (logout leaves no copy).
 
 mod attack_config;
+mod attack_log_file;
 mod attack_secrets;
 mod autostart;
 mod client_trust;
