@@ -41,11 +41,19 @@ pub enum StartError {
     NotReady { reason: String, log: PathBuf },
 }
 
-/// Where an autostarted daemon logs: `$XDG_STATE_HOME/hf-auth/hf-authd.log`.
+/// Where an autostarted daemon logs: `$XDG_STATE_HOME/hf-auth/hf-authd.log`, else under
+/// `~/.local/state`; with no home at all, `${TMPDIR:-/tmp}/hf-auth-<uid>/` (the socket's fallback
+/// directory: one per user, so one user's directory there never stops another's daemon).
 pub fn log_path(env: &Env) -> PathBuf {
     let base = match env.non_empty("XDG_STATE_HOME") {
         Some(x) => PathBuf::from(x),
-        None => env.home().map(|h| h.join(".local/state")).unwrap_or_else(std::env::temp_dir),
+        None => match env.home() {
+            Some(h) => h.join(".local/state"),
+            None => {
+                let uid = rustix::process::geteuid().as_raw();
+                return std::env::temp_dir().join(format!("hf-auth-{uid}")).join("hf-authd.log");
+            }
+        },
     };
     base.join("hf-auth").join("hf-authd.log")
 }
@@ -166,5 +174,19 @@ fn flock_with_timeout(file: std::fs::File, timeout: Duration) -> Option<std::fs:
             return None;
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_no_home_the_log_is_in_a_directory_of_this_user_alone() {
+        let uid = rustix::process::geteuid().as_raw();
+        let log = log_path(&Env::from_pairs([("TMPDIR", "/tmp")]));
+        assert_eq!(log.parent().unwrap().file_name().unwrap().to_string_lossy(), format!("hf-auth-{uid}"));
+        let log = log_path(&Env::from_pairs([("HOME", "/home/a")]));
+        assert_eq!(log, PathBuf::from("/home/a/.local/state/hf-auth/hf-authd.log"));
     }
 }

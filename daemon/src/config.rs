@@ -87,10 +87,18 @@ fn with_lines<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(usize, Rout
     Ok(entries.into_iter().map(|e| (0, e)).collect())
 }
 
+/// Reads the config file under the home files' rules ([`crate::secure_fs::read_settings`]): no
+/// directory of another user or open to all, no link planted in a sticky directory, no FIFO,
+/// nothing huge. `None`: there is none. (With `HOME` or `XDG_CONFIG_HOME` in a shared directory,
+/// another user could otherwise write the routing rules and the default endpoint.)
+pub fn read(path: &Path) -> Result<Option<String>, ConfigError> {
+    crate::secure_fs::read_settings(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot use the config file {path}: {source}")]
+    Read { path: PathBuf, source: crate::secure_fs::FsError },
     #[error("invalid config {path}: {message}")]
     Parse { path: PathBuf, message: String },
 }
@@ -98,10 +106,12 @@ pub enum ConfigError {
 impl Config {
     /// Reads `path`; a missing file means every default.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.to_path_buf(), message }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(ConfigError::Read { path: path.to_path_buf(), source }),
+        match read(path) {
+            Ok(Some(text)) => {
+                Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.to_path_buf(), message })
+            }
+            Ok(None) => Ok(Self::default()),
+            Err(e) => Err(e),
         }
         .map(|c| Self { source: Some(path.to_path_buf()), ..c })
     }
@@ -139,11 +149,7 @@ pub fn persist_storage(path: &Path, mode: StorageMode) -> std::io::Result<()> {
         StorageMode::File => "file",
         StorageMode::Keyring => "keyring",
     };
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e),
-    };
+    let text = read(path).map_err(std::io::Error::other)?.unwrap_or_default();
     let line = format!("storage = \"{value}\"");
     let mut replaced = false;
     let mut out: Vec<String> = text
@@ -162,11 +168,8 @@ pub fn persist_storage(path: &Path, mode: StorageMode) -> std::io::Result<()> {
     if !replaced {
         out.push(line);
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".config.toml.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, out.join("\n") + "\n")?;
-    std::fs::rename(&tmp, path)
+    // Through directory handles, a temp file made O_EXCL: no planted link or file is followed.
+    crate::secure_fs::write_secret(path, (out.join("\n") + "\n").as_bytes()).map_err(std::io::Error::other)
 }
 
 /// `$XDG_CONFIG_HOME/hf-auth/config.toml`, else `~/.config/hf-auth/config.toml`.

@@ -120,15 +120,12 @@ fn init_logging(args: &Args) -> anyhow::Result<()> {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     match &args.log_file {
         Some(path) => {
-            use std::os::unix::fs::OpenOptionsExt;
             if let Some(dir) = path.parent() {
                 hf_authd::secure_fs::create_private_dirs(dir)?;
             }
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(path)
+            // Under the home files' rules: `--log-file /tmp/hf-authd.log` must not follow a link
+            // another user planted there, nor append to a file of theirs.
+            let file = hf_authd::secure_fs::open_append(path)
                 .with_context(|| format!("opening log file {}", path.display()))?;
             builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
         }

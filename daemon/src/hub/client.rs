@@ -82,7 +82,10 @@ impl HubClient {
             200..=299 => WhoAmI::parse(&body).map_err(|e| HubError::BadResponse { url, reason: e.to_string() }),
             401 => Err(HubError::Unauthorized),
             429 => Err(HubError::RateLimited),
-            code => Err(HubError::Status { status: code, message: status_message(status, &url, request_id, &body) }),
+            code => Err(HubError::Status {
+                status: code,
+                message: status_message(status, &url, request_id, &redact(&body, &[token.expose()])),
+            }),
         }
     }
 }
@@ -105,6 +108,17 @@ pub(crate) fn unreachable(url: &str, e: &reqwest::Error) -> HubError {
     HubError::Unreachable { url: url.to_owned(), reason }
 }
 
+/// `text` (an endpoint's answer, about to be shown or logged) with every occurrence of the
+/// secrets it was sent replaced: a proxy or a verbose server may echo a token back, and an error
+/// message ends up on terminals, in CI logs and in the daemon's log.
+pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| s.len() >= 8) {
+        out = out.replace(secret, "<redacted>");
+    }
+    out
+}
+
 /// huggingface_hub's `hf_raise_for_status` wording for statuses it does not special-case.
 fn status_message(status: reqwest::StatusCode, url: &str, request_id: Option<String>, body: &str) -> String {
     let reason = status.canonical_reason().unwrap_or("");
@@ -125,4 +139,17 @@ fn status_message(status: reqwest::StatusCode, url: &str, request_id: Option<Str
         msg.push_str(&format!("\nCannot access content at: {url}.\nMake sure your token has the correct permissions."));
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoed_secrets_are_redacted() {
+        let body = r#"{"error":"invalid_grant","error_description":"refresh token hf_oauth_SECRETSECRET is revoked"}"#;
+        let out = redact(body, &["hf_oauth_SECRETSECRET", ""]);
+        assert!(!out.contains("SECRETSECRET") && out.contains("<redacted> is revoked"), "{out}");
+        assert_eq!(redact("nothing to hide", &["hf_oauth_SECRETSECRET"]), "nothing to hide");
+    }
 }

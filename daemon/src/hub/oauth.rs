@@ -1,7 +1,7 @@
 //! The Hub's OAuth endpoints, as huggingface_hub 2.4.0 calls them: the device-code grant
 //! (RFC 8628) and the refresh-token grant. Messages follow its wording.
 
-use super::client::{HubClient, HubError, unreachable};
+use super::client::{HubClient, HubError, redact, unreachable};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -168,8 +168,14 @@ impl HubClient {
         if let Ok(token) = serde_json::from_str::<TokenResponse>(&text) {
             return Ok(token);
         }
+        // The secrets sent (a refresh token, a device code) are never repeated in an error.
+        let sent: Vec<&str> =
+            form.iter().filter(|(k, _)| matches!(*k, "refresh_token" | "device_code")).map(|(_, v)| *v).collect();
         match serde_json::from_str::<OAuthErrorBody>(&text) {
-            Ok(e) => Err(TokenError::OAuth { error: e.error, description: e.error_description.unwrap_or_default() }),
+            Ok(e) => Err(TokenError::OAuth {
+                error: redact(&e.error, &sent),
+                description: redact(&e.error_description.unwrap_or_default(), &sent),
+            }),
             Err(_) => Err(TokenError::Transient(format!("{url} answered HTTP {} without a token", status.as_u16()))),
         }
     }

@@ -10,7 +10,7 @@
 //! requests for one key share one exchange. Any failure is an error, never a silent fallback to
 //! another token (Python's rule).
 
-use super::client::{HubClient, unreachable};
+use super::client::{HubClient, redact, unreachable};
 use hf_auth_proto::{Oidc, Token};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -162,9 +162,10 @@ async fn exchange(hub: &HubClient, endpoint: &str, subject: &str, resource: &str
     let status = response.status();
     let text = response.text().await.map_err(|e| OidcError::Failed(e.to_string()))?;
     if !status.is_success() {
-        // The Hub's error body says why (a JSON `error`/`error_description`, or a message); it
-        // never echoes the id token back.
-        let detail: String = text.chars().take(300).collect();
+        // The Hub's error body says why (a JSON `error`/`error_description`, or a message). The
+        // Hub does not echo the id token back, but a proxy or another server may: never repeat it
+        // (CI logs are often public, and the id token buys a Hub token while it lives).
+        let detail: String = redact(&text, &[subject]).chars().take(300).collect();
         return Err(OidcError::Failed(format!("{url} answered HTTP {}: {detail}", status.as_u16())));
     }
     serde_json::from_str(&text).map_err(|e| OidcError::Failed(format!("{url} answered without a token: {e}")))

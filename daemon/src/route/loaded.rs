@@ -54,9 +54,9 @@ impl LoadedRules {
 
     /// Re-reads `path`. Blocking. Returns whether the new rules are in force.
     pub fn reload(&self, path: &Path, home: Option<&Path>, known: Known<'_>) -> bool {
-        let parsed = match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        let parsed = match crate::config::read(path) {
+            Ok(Some(text)) => Config::parse(&text),
+            Ok(None) => Ok(Config::default()),
             Err(e) => Err(e.to_string()),
         };
         let compiled = parsed.and_then(|c| {

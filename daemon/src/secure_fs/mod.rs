@@ -27,9 +27,9 @@ mod write;
 pub use backups::{back_up, list_backups, remove_backups};
 pub use dirs::create_private_dirs;
 pub use lock::{LockGuard, lock_exclusive, lock_shared_if_exists};
-pub use read::{read_small, read_text};
+pub use read::{read_settings, read_small, read_text};
 pub use socket::{make_socket_private, prepare_socket_dir};
-pub use write::{check_target, has_temp_files, remove_if_exists, sweep_temp_files, write_secret};
+pub use write::{check_target, has_temp_files, open_append, remove_if_exists, sweep_temp_files, write_secret};
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -10,6 +10,21 @@ use std::path::Path;
 
 /// Reads a small regular file. `Ok(None)` when it (or its directory) does not exist.
 pub fn read_small(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
+    read_owned(path, false)
+}
+
+/// Reads a small settings file as UTF-8 text under the same rules, except that root's file is
+/// taken too (an administrator's `--config`): a file another user planted is never obeyed.
+pub fn read_settings(path: &Path) -> Result<Option<String>, FsError> {
+    match read_owned(path, true)? {
+        None => Ok(None),
+        Some(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| FsError::NotUtf8 { path: path.to_path_buf(), position: e.utf8_error().valid_up_to() }),
+    }
+}
+
+fn read_owned(path: &Path, root_ok: bool) -> Result<Option<Vec<u8>>, FsError> {
     let loc = match walk::locate(path, false) {
         Ok(loc) => loc,
         Err(e) if e.is_not_found() => return Ok(None),
@@ -17,7 +32,7 @@ pub fn read_small(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
     };
     let Some(entry) = loc.entry else { return Ok(None) };
     // Checked before opening, so a FIFO, a device or another user's file is never opened.
-    check_readable(path, &entry)?;
+    check_readable(path, &entry, root_ok)?;
     // O_NONBLOCK: if the entry was swapped for a FIFO since, the open must not hang; O_NOFOLLOW:
     // nor may it follow a link swapped in.
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
@@ -27,7 +42,7 @@ pub fn read_small(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
         Err(e) => return Err(errno_err(&loc.path())(e)),
     };
     let st = rustix::fs::fstat(&fd).map_err(errno_err(path))?;
-    check_readable(path, &st)?;
+    check_readable(path, &st, root_ok)?;
     let mut file = std::fs::File::from(fd);
     let mut buf = Vec::with_capacity(st.st_size.max(0) as usize);
     Read::by_ref(&mut file).take(MAX_FILE_BYTES + 1).read_to_end(&mut buf).map_err(io_err(path))?;
@@ -38,14 +53,14 @@ pub fn read_small(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
 }
 
 /// A regular file of ours (root included: root's daemon takes no other user's token), not huge.
-fn check_readable(path: &Path, st: &Stat) -> Result<(), FsError> {
+fn check_readable(path: &Path, st: &Stat, root_ok: bool) -> Result<(), FsError> {
     let path = path.to_path_buf();
     match FileType::from_raw_mode(st.st_mode) {
         FileType::Directory => return Err(FsError::IsDirectory { path }),
         FileType::RegularFile => {}
         _ => return Err(FsError::NotRegular { path }),
     }
-    if st.st_uid != my_uid() {
+    if st.st_uid != my_uid() && !(root_ok && st.st_uid == 0) {
         return Err(FsError::ForeignOwner { path, owner: st.st_uid, me: my_uid() });
     }
     if st.st_size as u64 > MAX_FILE_BYTES {

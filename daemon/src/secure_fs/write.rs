@@ -32,6 +32,31 @@ pub fn check_target(path: &Path) -> Result<(), FsError> {
     }
 }
 
+/// Opens `path` for appending (a log), creating it 0600: resolved under the walk's rules (no
+/// link another user planted in a sticky directory, no directory of theirs), and used only when it
+/// is a regular file of ours — never another user's file made there first, which would hand them
+/// what we write.
+pub fn open_append(path: &Path) -> Result<std::fs::File, FsError> {
+    let loc = walk::locate(path, false)?;
+    let target = loc.path();
+    let base = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let name = loc.name.as_os_str();
+    let fd =
+        match rustix::fs::openat(&loc.dir.fd, name, base | OFlags::CREATE | OFlags::EXCL, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => fd,
+            Err(Errno::EXIST) => {
+                rustix::fs::openat(&loc.dir.fd, name, base, Mode::empty()).map_err(errno_err(&target))?
+            }
+            Err(e) => return Err(errno_err(&target)(e)),
+        };
+    let st = rustix::fs::fstat(&fd).map_err(errno_err(&target))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(FsError::NotRegular { path: target });
+    }
+    check_owned(&target, &st)?;
+    Ok(std::fs::File::from(fd))
+}
+
 /// Never replace a directory, or another user's file (their tokens would become unreadable to
 /// them, and as root we would take the file from them).
 fn check_replaceable(path: &Path, loc: &Located) -> Result<(), FsError> {

@@ -4,6 +4,9 @@
 //! rules against other local users: [`links`] (planted symlinks, foreign and open directories),
 //! [`modes`] (which directories get chmodded), [`backups`] (logout leaves no copy).
 
+mod attack_config;
+mod attack_log_file;
+mod attack_secrets;
 mod autostart;
 mod client_trust;
 
