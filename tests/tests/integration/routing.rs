@@ -221,6 +221,9 @@ async fn one_shell_pushes_to_an_org_and_a_personal_repo_by_scope() {
     let hub = hub().await;
     let w = shell(&hub, None, &[FINE, PERSONAL]).await;
     let before = files(&w);
+    // A fresh daemon, started by git's helper: no whoami answer is cached, so scope asks the Hub
+    // within git's budget.
+    w.run("hf-auth", &["daemon", "stop"], None).await.ok();
     clone(&w, &hub, "acme/x", "x").await;
     clone(&w, &hub, "alice/y", "y").await;
     let mark = hub.git.attempts().len();
@@ -615,8 +618,10 @@ async fn an_oidc_failure_is_reported_and_never_falls_back_to_the_stored_token() 
     hub.hub.set_mode(TOKEN, Mode::Normal);
     assert_eq!(w.run("hf-auth", &["token"], None).await.ok().stdout().trim(), hub.hub.oidc_token(&ci_bot(), "acme/x"));
 
-    // An id token no trusted publisher accepts: the Hub's error body is shown.
+    // An id token no trusted publisher accepts: the Hub's error body is shown. OIDC comes first,
+    // as in huggingface_hub: an HF_TOKEN beside it is no fallback either.
     w.set_env("HF_OIDC_ID_TOKEN", "eyJhbGciOiJSUzI1NiJ9.untrusted.sig");
+    w.set_env("HF_TOKEN", READER);
     assert_oidc_fails(&w, "invalid_grant").await;
     let get = format!("protocol=http\nhost={}\npath=acme/x.git\n\n", hub.git.host());
     let r = w.run("git-credential-hf", &["get"], Some(&get)).await.ok();
@@ -626,6 +631,7 @@ async fn an_oidc_failure_is_reported_and_never_falls_back_to_the_stored_token() 
         let r = w.run_program(&py, &["-c", "from huggingface_hub import get_token; print(get_token())"], None).await;
         assert_ne!(r.code(), 0, "Python refuses too: {}", r.stdout());
     }
+    w.unset_env("HF_TOKEN");
 
     // GitHub Actions refuses to mint (a job without `id-token: write`).
     w.unset_env("HF_OIDC_ID_TOKEN");
@@ -637,4 +643,25 @@ async fn an_oidc_failure_is_reported_and_never_falls_back_to_the_stored_token() 
     w.unset_env("GITHUB_ACTIONS");
     assert_oidc_fails(&w, "no OIDC id token is available").await;
     assert_eq!(w.token_file().as_deref(), Some(PERSONAL));
+}
+
+// The cache keeps an exchanged token for its life, minus 5 minutes when the id token was minted
+// (a new one can be minted; a given one cannot): with `expires_in = 301`, a minted id token's
+// exchange is redone a second later, a given one's is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minted_id_tokens_exchange_is_redone_five_minutes_early_a_given_ones_is_not() {
+    let hub = hub().await;
+    hub.hub.set_oidc_expires_in(301);
+    let (given, _) = ci_shell(&hub, IdToken::Given).await;
+    let (minted, _) = ci_shell(&hub, IdToken::Actions).await;
+    for w in [&given, &minted] {
+        w.run("hf-auth", &["token"], None).await.ok();
+    }
+    assert_eq!(hub.hub.oidc_exchanges(), 2);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    given.run("hf-auth", &["token"], None).await.ok();
+    assert_eq!(hub.hub.oidc_exchanges(), 2, "a given id token's exchange lasts its whole life");
+    minted.run("hf-auth", &["token"], None).await.ok();
+    assert_eq!(hub.hub.oidc_exchanges(), 3, "a minted one's is redone within the margin");
+    assert_eq!(hub.hub.requests(ACTIONS_ID_TOKEN), 2, "with a freshly minted id token");
 }
