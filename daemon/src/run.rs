@@ -146,8 +146,9 @@ pub async fn run(
             tokio::task::spawn_blocking(move || d.set_own_home(home)).await?;
         }
     }
-    // Routing rules follow config.toml's edits (kept while serving).
+    // Routing rules follow config.toml's edits and the own home's stored tokens (kept while serving).
     let _config_watch = daemon.config.source.clone().and_then(|p| crate::config_watch::watch(&daemon, p));
+    let follow = daemon.own_home().map(|home| crate::config_watch::follow_stored_tokens(&daemon, home));
     let refresher = tokio::spawn(crate::refresh::Refresher::run(daemon.clone()));
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     if opts.print_ready {
@@ -165,6 +166,9 @@ pub async fn run(
     };
     let result = crate::server::serve(daemon, listener, stop).await;
     refresher.abort();
+    if let Some(follow) = follow {
+        follow.abort();
+    }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     bound.cleanup();
     tracing::info!("hf-authd stopped");

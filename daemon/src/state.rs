@@ -88,6 +88,11 @@ impl Daemon {
         self.reload_routes();
     }
 
+    /// The daemon's own default home, once open.
+    pub fn own_home(&self) -> Option<&Arc<crate::home::Home>> {
+        self.own_home.get()
+    }
+
     /// Re-reads the routing rules from config.toml (a config given by value: compiles it again).
     /// Blocking. Bad rules are reported and the previous ones stay.
     pub fn reload_routes(&self) {

@@ -44,12 +44,40 @@ pub struct AuthAttempt {
     pub username: Option<String>,
     /// Whether the password was an allowed token.
     pub accepted: bool,
+    /// An allowed token refused a push to a namespace it may not write to (403).
+    pub forbidden: bool,
+}
+
+/// Where a token may push: fetching works with any allowed token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Push {
+    /// Any repository (the default of [`GitServer::allow_token`]).
+    Anywhere,
+    /// Only repositories in these namespaces (`alice`, `acme`); empty: nowhere (a read token).
+    Namespaces(Vec<String>),
+}
+
+impl Push {
+    pub fn to(namespaces: &[&str]) -> Self {
+        Self::Namespaces(namespaces.iter().map(|n| (*n).to_owned()).collect())
+    }
+
+    pub fn nowhere() -> Self {
+        Self::Namespaces(Vec::new())
+    }
+
+    fn allows(&self, namespace: Option<&str>) -> bool {
+        match self {
+            Push::Anywhere => true,
+            Push::Namespaces(list) => namespace.is_some_and(|ns| list.iter().any(|n| n == ns)),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// token → user name
-    tokens: HashMap<String, String>,
+    /// token → user name, and where it may push
+    tokens: HashMap<String, (String, Push)>,
     attempts: Vec<AuthAttempt>,
     /// stderr of http-backend runs that wrote any, for diagnosing a failing test.
     backend_errors: Vec<String>,
@@ -130,9 +158,15 @@ impl GitServer {
         &self.shared.root
     }
 
-    /// Accepts `token` as a Basic password from now on, authenticating as `user`.
+    /// Accepts `token` as a Basic password from now on, authenticating as `user`, pushes anywhere.
     pub fn allow_token(&self, token: &str, user: &str) {
-        self.shared.lock().tokens.insert(token.to_owned(), user.to_owned());
+        self.allow_token_pushing(token, user, Push::Anywhere);
+    }
+
+    /// As [`allow_token`](Self::allow_token), pushing only where `push` says (403 elsewhere), as
+    /// the Hub refuses a personal token a push to an org it cannot write to.
+    pub fn allow_token_pushing(&self, token: &str, user: &str, push: Push) {
+        self.shared.lock().tokens.insert(token.to_owned(), (user.to_owned(), push));
     }
 
     /// Stops accepting `token` (git gets 401 for it).
@@ -155,7 +189,18 @@ impl GitServer {
         self.shared.lock().backend_errors.clone()
     }
 
-    /// Creates the bare repository `name` (e.g. `repo.git`) with pushes enabled; returns its URL.
+    /// The accepted tokens that pushed (receive-pack requests not refused), in order.
+    pub fn pushers(&self) -> Vec<String> {
+        let attempts = self.attempts();
+        attempts
+            .into_iter()
+            .filter(|a| a.accepted && !a.forbidden && a.request.contains("git-receive-pack"))
+            .filter_map(|a| a.presented)
+            .collect()
+    }
+
+    /// Creates the bare repository `name` (e.g. `repo.git`, `acme/x.git`) with pushes enabled;
+    /// returns its URL.
     pub async fn init_bare(&self, name: &str) -> String {
         let dir = self.shared.root.join(name);
         let git = |args: &[&str]| {
@@ -217,25 +262,43 @@ async fn dispatch(
         return proxy(&shared.http, hub, method, &uri, &headers, body).await;
     }
     let (username, presented) = basic_credentials(&headers).unzip();
-    let user = {
+    let pushing =
+        uri.query().is_some_and(|q| q.contains("service=git-receive-pack")) || path.ends_with("/git-receive-pack");
+    let (user, forbidden) = {
         let mut inner = shared.lock();
-        let user = presented.as_ref().and_then(|p| inner.tokens.get(p).cloned());
+        let grant = presented.as_ref().and_then(|p| inner.tokens.get(p).cloned());
+        let forbidden = pushing && grant.as_ref().is_some_and(|(_, push)| !push.allows(namespace(path)));
         inner.attempts.push(AuthAttempt {
             request: format!("{method} {uri}"),
             presented: presented.clone(),
             username,
-            accepted: user.is_some(),
+            accepted: grant.is_some(),
+            forbidden,
         });
-        user
+        (grant.map(|(user, _)| user), forbidden)
     };
     let Some(user) = user else {
         return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, r#"Basic realm="hub""#)], "Unauthorized\n")
             .into_response();
     };
+    if forbidden {
+        let ns = namespace(path).unwrap_or("?");
+        return (StatusCode::FORBIDDEN, format!("{user}'s token may not push to {ns}\n")).into_response();
+    }
     match cgi(&shared, &method, &uri, &headers, body, &user, peer).await {
         Ok(response) => response,
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("git http-backend: {e}\n")).into_response(),
     }
+}
+
+/// The namespace of a Hub git path: `acme` in `/acme/x.git/…` and `/datasets/acme/x.git/…`.
+fn namespace(path: &str) -> Option<&str> {
+    let mut parts = path.trim_start_matches('/').split('/');
+    match parts.next()? {
+        "datasets" | "spaces" => parts.next(),
+        ns => Some(ns),
+    }
+    .filter(|ns| !ns.is_empty())
 }
 
 /// `Authorization: Basic base64(user:password)` → (user, password).
@@ -414,6 +477,17 @@ mod tests {
         assert!(base64_decode("YQ=").is_none());
         assert!(base64_decode("Y===").is_none());
         assert!(base64_decode("YW!=").is_none());
+    }
+
+    #[test]
+    fn namespaces_of_hub_paths() {
+        assert_eq!(namespace("/acme/x.git/info/refs"), Some("acme"));
+        assert_eq!(namespace("/datasets/acme/x.git/git-receive-pack"), Some("acme"));
+        assert_eq!(namespace("/spaces/alice/app.git"), Some("alice"));
+        assert_eq!(namespace("/"), None);
+        assert!(Push::to(&["acme"]).allows(Some("acme")));
+        assert!(!Push::to(&["acme"]).allows(Some("alice")));
+        assert!(!Push::nowhere().allows(Some("alice")));
     }
 
     #[test]

@@ -96,6 +96,13 @@ impl World {
         run_command(cmd, args, input).await
     }
 
+    /// Runs one of our binaries from `cwd` instead of the home directory.
+    pub async fn run_in(&self, cwd: &Path, name: &str, args: &[&str]) -> Run {
+        let mut cmd = self.command(bin(name));
+        cmd.current_dir(cwd);
+        run_command(cmd, args, None).await
+    }
+
     /// Runs an arbitrary program (git, Python's `hf`) in this world.
     pub async fn run_program(&self, program: &Path, args: &[&str], input: Option<&str>) -> Run {
         let cmd = self.command(program);

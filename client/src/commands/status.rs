@@ -27,7 +27,7 @@ pub async fn run(s: &Session) -> CmdResult {
                 "hub_requests": st.hub_requests, "requests_served": st.requests_served,
                 "configured_storage": storage_name(st.configured_storage),
                 "routes": st.routes, "routes_error": (!st.routes_error.is_empty()).then_some(&st.routes_error),
-                "route_by_scope": st.route_by_scope,
+                "route_by_scope": st.route_by_scope, "oidc_exchanges": st.oidc_exchanges,
                 "active": {"source": source_name(source), "name": (!st.active_name.is_empty()).then_some(&st.active_name),
                            "storage": matches!(source, pb::TokenSource::File | pb::TokenSource::Keyring).then(|| storage_name(st.active_storage))},
             })

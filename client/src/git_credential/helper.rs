@@ -2,7 +2,9 @@
 //! out (`store` and `erase` change nothing; `erase` only drops the daemon's whoami cache entry).
 //!
 //! Anything unexpected ends the same way: nothing on stdout, exit 0, so git falls through to
-//! its next helper or its prompt. With `HF_AUTH_DEBUG=1` one line on stderr says why.
+//! its next helper or its prompt. With `HF_AUTH_DEBUG=1` one line on stderr says why. An OIDC
+//! exchange failure says why on stderr always: the caller opted into OIDC (`HF_OIDC_RESOURCE`),
+//! and git's own "could not read Username" would hide the reason in a CI log.
 
 use crate::api::HfAuth;
 use crate::git_credential::protocol::{self, Credential, Operation, Request};
@@ -14,12 +16,16 @@ use std::time::Duration;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Runs one helper invocation. Always "succeeds": failures are reported only under HF_AUTH_DEBUG.
+/// How the daemon words every OIDC failure (huggingface_hub's CLI prefix for `OIDCError`).
+const OIDC_FAILED: &str = "OIDC Exchange failed.";
+
+/// Runs one helper invocation. Always "succeeds": failures are reported only under HF_AUTH_DEBUG,
+/// OIDC failures always.
 pub fn main_with(args: &[String], env: &Env, stdin: impl std::io::BufRead, stdout: impl Write) -> u8 {
     let debug = env.non_empty("HF_AUTH_DEBUG").is_some_and(hf_auth_proto::env::is_truthy);
     let op = args.get(1).map(|a| Operation::parse(a)).unwrap_or(Operation::Unknown);
     if let Err(why) = run(op, env, stdin, stdout)
-        && debug
+        && (debug || why.starts_with(OIDC_FAILED))
     {
         eprintln!("git-credential-hf: {why}");
     }

@@ -14,6 +14,9 @@ pub struct RouteSettings {
     pub by_scope: bool,
     /// Why the file's latest rules are not in force (the last good ones are), if they are not.
     pub error: Option<String>,
+    /// Whether the rules were checked against the stored tokens. Rules compiled before the
+    /// daemon's own home was open are not "last good": if the first check fails, none stay.
+    pub checked: bool,
 }
 
 #[derive(Debug, Default)]
@@ -29,13 +32,16 @@ impl LoadedRules {
     /// and says why (log, `status`).
     pub fn new(config: &Config, home: Option<&Path>, known: Known<'_>) -> Self {
         let settings = match Rules::compile(&config.routes, home, known) {
-            Ok(rules) => RouteSettings { rules, by_scope: config.route_by_scope, error: None },
+            Ok(rules) => {
+                RouteSettings { rules, by_scope: config.route_by_scope, error: None, checked: known.is_some() }
+            }
             Err(e) => {
                 tracing::error!(error = %e, "routing rules not loaded; serving without them");
                 RouteSettings {
                     rules: Rules::default(),
                     by_scope: config.route_by_scope,
                     error: Some(with_path(config.source.as_deref(), &e.to_string())),
+                    checked: known.is_some(),
                 }
             }
         };
@@ -73,16 +79,26 @@ impl LoadedRules {
                         path.display()
                     );
                 }
-                *current = Arc::new(RouteSettings { rules, by_scope, error: None });
+                *current = Arc::new(RouteSettings { rules, by_scope, error: None, checked: known.is_some() });
                 true
             }
             Err(e) => {
                 let error = with_path(Some(path), &e);
-                tracing::error!(error = %error, "new routing rules not loaded; the previous ones stay in force");
+                let rules = match current.checked {
+                    true => {
+                        tracing::error!(error = %error, "new routing rules not loaded; the previous ones stay in force");
+                        current.rules.clone()
+                    }
+                    false => {
+                        tracing::error!(error = %error, "routing rules not loaded; serving without them");
+                        Rules::default()
+                    }
+                };
                 *current = Arc::new(RouteSettings {
-                    rules: current.rules.clone(),
+                    rules,
                     by_scope: current.by_scope,
                     error: Some(error),
+                    checked: current.checked,
                 });
                 false
             }
@@ -94,5 +110,42 @@ fn with_path(path: Option<&Path>, error: &str) -> String {
     match path {
         Some(p) => format!("{}: {error}", p.display()),
         None => error.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE_RULE: &str = "[[route]]\ntoken = \"acme-write\"\nrepos = [\"acme/*\"]\n";
+
+    fn write(dir: &Path, text: &str) -> std::path::PathBuf {
+        let path = dir.join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn unchecked_rules_are_not_last_good_but_checked_ones_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), ONE_RULE);
+        let config = Config::parse(ONE_RULE).unwrap();
+        // Compiled before the stored tokens are known: in force, but unchecked.
+        let loaded = LoadedRules::new(&config, None, None);
+        assert_eq!(loaded.current().rules.rules.len(), 1);
+        // The first check fails (the token is not stored yet): none stay in force.
+        let none = |_: &str| false;
+        assert!(!loaded.reload(&path, None, Some(&none)));
+        let now = loaded.current();
+        assert!(now.rules.is_empty() && now.error.as_deref().is_some_and(|e| e.contains("line 1")), "{now:?}");
+        // Logged in: the same file now loads, and its rules become last good.
+        let all = |_: &str| true;
+        assert!(loaded.reload(&path, None, Some(&all)));
+        assert_eq!((loaded.current().rules.rules.len(), loaded.current().error.clone()), (1, None));
+        // A bad edit keeps them.
+        write(dir.path(), "[[route]]\ntoken = \"acme-write\"\nrepos = [\"acme/[x]\"]\n");
+        assert!(!loaded.reload(&path, None, Some(&all)));
+        assert_eq!(loaded.current().rules.rules.len(), 1);
+        assert!(loaded.current().error.is_some());
     }
 }

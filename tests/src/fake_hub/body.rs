@@ -29,12 +29,12 @@ pub fn whoami(account: &Account, expires_at: Option<i64>) -> Value {
     user.insert("isPro".into(), false.into());
     user.insert("periodEnd".into(), Value::Null);
     user.insert("avatarUrl".into(), avatar_url(&account.name).into());
-    user.insert("orgs".into(), account.orgs.iter().map(|org| org_entry(org)).collect());
+    user.insert("orgs".into(), account.orgs.iter().map(|org| org_entry(org, account.role_in(org))).collect());
     user.insert("auth".into(), auth(account, expires_at));
     Value::Object(user)
 }
 
-fn org_entry(name: &str) -> Value {
+fn org_entry(name: &str, role: &str) -> Value {
     let mut chars = name.chars();
     let fullname: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
     json!({
@@ -46,7 +46,7 @@ fn org_entry(name: &str) -> Value {
         "canPay": false,
         "periodEnd": null,
         "avatarUrl": avatar_url(name),
-        "roleInOrg": "write",
+        "roleInOrg": role,
         "isEnterprise": false,
     })
 }
@@ -69,13 +69,27 @@ fn auth(account: &Account, expires_at: Option<i64>) -> Value {
 }
 
 fn fine_grained(account: &Account) -> Value {
+    let scoped: Vec<Value> = match account.scoped.as_slice() {
+        [] => vec![scoped_entry("user", &account.name, &["repo.content.read", "repo.write"])],
+        grants => grants
+            .iter()
+            .map(|g| {
+                let permissions: Vec<&str> = g.permissions.iter().map(String::as_str).collect();
+                scoped_entry(&g.entity_type, &g.name, &permissions)
+            })
+            .collect(),
+    };
     json!({
         "canReadGatedRepos": true,
         "global": ["discussion.write", "post.write"],
-        "scoped": [{
-            "entity": {"_id": object_id(&account.name), "type": "user", "name": account.name},
-            "permissions": ["repo.content.read", "repo.write"],
-        }],
+        "scoped": scoped,
+    })
+}
+
+fn scoped_entry(entity_type: &str, name: &str, permissions: &[&str]) -> Value {
+    json!({
+        "entity": {"_id": object_id(name), "type": entity_type, "name": name},
+        "permissions": permissions,
     })
 }
 

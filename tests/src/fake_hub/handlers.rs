@@ -8,7 +8,8 @@
 use super::Shared;
 use super::body;
 use super::conn::Kill;
-use super::state::{Mode, RefreshStep, State, TokenStep};
+use super::oidc::{self, ACTIONS_ID_TOKEN};
+use super::state::{Body, Mode, RefreshStep, State, TokenStep};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State as AxumState};
@@ -35,14 +36,18 @@ async fn dispatch(
     body: Bytes,
 ) -> Response {
     let path = uri.path();
-    let form = is_form(&headers).then(|| parse_form(&body));
-    let fields = form.clone().unwrap_or_default();
-    let mode = hub.lock().record(path, &headers, form);
+    let decoded = Body {
+        form: is_form(&headers).then(|| parse_form(&body)),
+        json: is_json(&headers).then(|| serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)),
+    };
+    let request = Request { method: &method, path, query: uri.query(), headers: &headers, json: decoded.json.clone() };
+    let fields = decoded.form.clone().unwrap_or_default();
+    let mode = hub.lock().record(path, uri.query(), &headers, decoded);
     let mut response = match mode {
-        Mode::Normal => route(&hub, &method, path, &headers, &fields),
+        Mode::Normal => route(&hub, &request, &fields),
         Mode::Status(code) => body::status(code),
         Mode::Delay(delay) => match hub.sleep_unless_shutdown(Some(delay)).await {
-            true => route(&hub, &method, path, &headers, &fields),
+            true => route(&hub, &request, &fields),
             false => body::status(503),
         },
         Mode::Hang => {
@@ -63,14 +68,29 @@ async fn dispatch(
     response
 }
 
-fn route(hub: &Shared, method: &Method, path: &str, headers: &HeaderMap, form: &[(String, String)]) -> Response {
+/// What routing looks at in one request.
+struct Request<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: Option<&'a str>,
+    headers: &'a HeaderMap,
+    /// The body, when it was sent as JSON.
+    json: Option<serde_json::Value>,
+}
+
+fn route(hub: &Shared, req: &Request<'_>, form: &[(String, String)]) -> Response {
     let mut state = hub.lock();
-    match (method.as_str(), path) {
-        ("GET", WHOAMI) => whoami(&state, headers),
+    match (req.method.as_str(), req.path) {
+        ("GET", WHOAMI) => whoami(&state, req.headers),
         ("POST", DEVICE) => device(&mut state, &hub.endpoint, form),
-        ("POST", TOKEN) => token(&mut state, form),
-        (_, WHOAMI | DEVICE | TOKEN) => body::status(405),
-        (method, path) => super::repos::answer(&state, method, path, headers).unwrap_or_else(|| {
+        // The OIDC exchange is the one JSON grant; device and refresh grants are forms.
+        ("POST", TOKEN) => match &req.json {
+            Some(json) => oidc::exchange(&mut state, json),
+            None => token(&mut state, form),
+        },
+        ("GET", ACTIONS_ID_TOKEN) => oidc::mint(&mut state, req.headers, req.query),
+        (_, WHOAMI | DEVICE | TOKEN | ACTIONS_ID_TOKEN) => body::status(405),
+        (method, path) => super::repos::answer(&state, method, path, req.headers).unwrap_or_else(|| {
             body::hub_error(StatusCode::NOT_FOUND, "Sorry, we can't find the page you are looking for.")
         }),
     }
@@ -207,6 +227,10 @@ fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"))
 }
 
 /// `application/x-www-form-urlencoded` → pairs, in order (`+` is a space, `%XX` a byte).

@@ -1,7 +1,9 @@
 //! A fake Hugging Face Hub on loopback, for end-to-end tests.
 //!
-//! It serves the three endpoints hf-auth talks to — `GET /api/whoami-v2`, `POST /oauth/device` and
-//! `POST /oauth/token` — and the repository paths Hub clients download from ([`Repo`]), with the bodies, statuses and headers the real Hub sends (spec §4.2, §4.7,
+//! It serves the endpoints hf-auth talks to — `GET /api/whoami-v2`, `POST /oauth/device`,
+//! `POST /oauth/token` (form grants for the device flow and refresh, the JSON OIDC token exchange),
+//! a stand-in for the GitHub Actions id-token endpoint, and the repository paths Hub clients download
+//! from ([`Repo`]) — with the bodies, statuses and headers the real Hub sends (spec §4.2, §4.7,
 //! §4.8), lets a test script the OAuth answers and force failures (error statuses, slow answers,
 //! reset connections, hangs), and records every request so a test can check what was sent.
 //!
@@ -20,6 +22,7 @@
 mod body;
 mod conn;
 mod handlers;
+mod oidc;
 mod repos;
 mod state;
 #[cfg(test)]
@@ -27,8 +30,9 @@ mod tests;
 
 pub use body::INVALID_CREDENTIALS;
 pub use handlers::{DEVICE, TOKEN, WHOAMI};
+pub use oidc::ACTIONS_ID_TOKEN;
 pub use repos::Repo;
-pub use state::{Account, DeviceResponse, Mode, RefreshStep, TokenStep};
+pub use state::{Account, DeviceResponse, Mode, RefreshStep, Scoped, TokenStep};
 
 use axum::http::HeaderMap;
 use conn::{Kill, KillableListener};
@@ -186,6 +190,51 @@ impl FakeHub {
     /// Whether `secret` reached this hub at all, on any path.
     pub fn ever_received(&self, secret: &str) -> bool {
         self.shared.lock().log.values().any(|log| log.received.iter().any(|v| v.contains(secret)))
+    }
+
+    /// The JSON body of the last request to `path` (the OIDC exchange); `None` if it had none.
+    pub fn last_json(&self, path: &str) -> Option<serde_json::Value> {
+        self.shared.lock().log.get(path)?.last_json.clone()
+    }
+
+    /// The query string of the last request to `path`.
+    pub fn last_query(&self, path: &str) -> Option<String> {
+        self.shared.lock().log.get(path)?.last_query.clone()
+    }
+
+    /// A fresh id token (JWT-shaped) that the token exchange accepts for a job acting as `account`,
+    /// as a CI provider would mint one (`HF_OIDC_ID_TOKEN`).
+    pub fn trust_id_token(&self, account: Account) -> String {
+        let mut state = self.shared.lock();
+        let token = oidc::id_token(&mut state, &account.name);
+        state.oidc.subjects.insert(token.clone(), account);
+        token
+    }
+
+    /// Makes `request_token` a GitHub Actions job's `ACTIONS_ID_TOKEN_REQUEST_TOKEN`: the Actions
+    /// endpoint ([`ACTIONS_ID_TOKEN`]) mints id tokens for it that exchange for `account`.
+    pub fn add_actions_runner(&self, request_token: &str, account: Account) {
+        self.shared.lock().oidc.runners.insert(request_token.to_owned(), account);
+    }
+
+    /// The URL for `ACTIONS_ID_TOKEN_REQUEST_URL` (with a query, as GitHub's has).
+    pub fn actions_url(&self) -> String {
+        format!("{}{ACTIONS_ID_TOKEN}?api-version=2.0", self.shared.endpoint)
+    }
+
+    /// The Hub token an exchange for `account`'s job scoped to `resource` yields.
+    pub fn oidc_token(&self, account: &Account, resource: &str) -> String {
+        oidc::exchanged_token(account, resource)
+    }
+
+    /// Successful OIDC exchanges so far.
+    pub fn oidc_exchanges(&self) -> usize {
+        self.shared.lock().oidc.exchanges
+    }
+
+    /// `expires_in` of exchanged tokens from now on (default 3600).
+    pub fn set_oidc_expires_in(&self, seconds: i64) {
+        self.shared.lock().oidc.expires_in = seconds;
     }
 
     /// Whose tokens the device flow issues (default: `Account::user("alice").oauth()`).

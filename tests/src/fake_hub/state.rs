@@ -17,8 +17,14 @@ pub struct Account {
     pub fullname: String,
     /// `None` leaves `email`/`emailVerified` out, as the Hub does for tokens without the email scope.
     pub email: Option<String>,
-    /// Organization names, reported with `roleInOrg: "write"`.
+    /// Organization names, reported with `roleInOrg: "write"` unless [`org_roles`](Self::org_roles)
+    /// says otherwise.
     pub orgs: Vec<String>,
+    /// `roleInOrg` per organization (`read`, `contributor`, `write`, `admin`), for those not `write`.
+    pub org_roles: Vec<(String, String)>,
+    /// A fine-grained token's `scoped` grants; empty gives the default one (the owner's own
+    /// namespace, read and write).
+    pub scoped: Vec<Scoped>,
     /// `auth.accessToken.displayName`; `None` makes this an OAuth token (`auth` has no `accessToken`).
     pub display_name: Option<String>,
     /// `auth.accessToken.role`: `read`, `write` or `fineGrained` (which adds a `fineGrained` object).
@@ -37,6 +43,8 @@ impl Account {
             fullname: format!("{capitalized} Example"),
             email: Some(format!("{name}@example.com")),
             orgs: Vec::new(),
+            org_roles: Vec::new(),
+            scoped: Vec::new(),
             display_name: Some(format!("{name}-token")),
             role: Some("write".to_owned()),
         }
@@ -48,6 +56,28 @@ impl Account {
         S: Into<String>,
     {
         self.orgs = orgs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Membership of `org` with this `roleInOrg` (added to `orgs` if missing).
+    pub fn with_org_role(mut self, org: &str, role: &str) -> Self {
+        if !self.orgs.iter().any(|o| o == org) {
+            self.orgs.push(org.to_owned());
+        }
+        self.org_roles.retain(|(o, _)| o != org);
+        self.org_roles.push((org.to_owned(), role.to_owned()));
+        self
+    }
+
+    /// `roleInOrg` for `org`.
+    pub fn role_in(&self, org: &str) -> &str {
+        self.org_roles.iter().find(|(o, _)| o == org).map_or("write", |(_, r)| r.as_str())
+    }
+
+    /// A fine-grained token (`role: "fineGrained"`) with this grant added to its `scoped` list.
+    pub fn with_scoped(mut self, grant: Scoped) -> Self {
+        self.role = Some("fineGrained".to_owned());
+        self.scoped.push(grant);
         self
     }
 
@@ -73,6 +103,32 @@ impl Account {
 
     pub fn is_oauth(&self) -> bool {
         self.display_name.is_none()
+    }
+}
+
+/// One `fineGrained.scoped[]` entry: `{entity: {_id, type, name}, permissions}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scoped {
+    /// `user`, `org`, `model`, `dataset` or `space`.
+    pub entity_type: String,
+    /// A user or org name, or a repo id (`acme/x`).
+    pub name: String,
+    /// Such as `repo.content.read`, `repo.write`.
+    pub permissions: Vec<String>,
+}
+
+impl Scoped {
+    pub fn new(entity_type: &str, name: &str, permissions: &[&str]) -> Self {
+        Self {
+            entity_type: entity_type.to_owned(),
+            name: name.to_owned(),
+            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    /// Read and write on everything in the org `org`.
+    pub fn org_write(org: &str) -> Self {
+        Self::new("org", org, &["repo.content.read", "repo.write"])
     }
 }
 
@@ -180,6 +236,10 @@ pub(crate) struct PathLog {
     pub count: usize,
     pub last_headers: Option<HeaderMap>,
     pub last_form: Option<Vec<(String, String)>>,
+    /// The JSON body of the last request, when it had one (the OIDC token exchange).
+    pub last_json: Option<serde_json::Value>,
+    /// The query string of the last request (`audience=…` on the Actions id-token endpoint).
+    pub last_query: Option<String>,
     pub times: Vec<Instant>,
     /// Every header value and form value received, so a test can ask whether a secret ever
     /// reached this path (not just in the last request).
@@ -201,7 +261,21 @@ pub(crate) struct State {
     pub log: HashMap<String, PathLog>,
     /// Repositories by id with its kind prefix: `acme/x`, `datasets/acme/x`, `spaces/acme/x`.
     pub repos: HashMap<String, super::repos::Repo>,
+    pub oidc: OidcState,
     serial: u64,
+}
+
+/// Trusted publishing: which id tokens the exchange accepts, and the Actions runtime that mints them.
+#[derive(Debug, Default)]
+pub(crate) struct OidcState {
+    /// id token → the account its subject (a CI job's workflow) may act as.
+    pub subjects: HashMap<String, Account>,
+    /// The Actions request token (`ACTIONS_ID_TOKEN_REQUEST_TOKEN`) → whose id tokens it mints.
+    pub runners: HashMap<String, Account>,
+    /// Lifetime of exchanged tokens (`expires_in`).
+    pub expires_in: i64,
+    /// Successful exchanges.
+    pub exchanges: usize,
 }
 
 impl State {
@@ -217,18 +291,25 @@ impl State {
             modes: HashMap::new(),
             log: HashMap::new(),
             repos: HashMap::new(),
+            oidc: OidcState { expires_in: 3600, ..OidcState::default() },
             serial: 0,
         }
     }
 
     /// Logs the request and returns the mode to answer it in.
-    pub fn record(&mut self, path: &str, headers: &HeaderMap, form: Option<Vec<(String, String)>>) -> Mode {
+    pub fn record(&mut self, path: &str, query: Option<&str>, headers: &HeaderMap, body: Body) -> Mode {
         let log = self.log.entry(path.to_owned()).or_default();
         log.count += 1;
         log.received.extend(headers.values().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()));
-        log.received.extend(form.iter().flatten().map(|(_, v)| v.clone()));
+        log.received.extend(body.form.iter().flatten().map(|(_, v)| v.clone()));
+        if let Some(serde_json::Value::Object(fields)) = &body.json {
+            log.received.extend(fields.values().filter_map(|v| v.as_str()).map(str::to_owned));
+        }
+        log.received.extend(query.map(str::to_owned));
         log.last_headers = Some(headers.clone());
-        log.last_form = form;
+        log.last_form = body.form;
+        log.last_json = body.json;
+        log.last_query = query.map(str::to_owned);
         log.times.push(Instant::now());
         self.modes.get(path).cloned().unwrap_or_default()
     }
@@ -244,6 +325,13 @@ impl State {
         let expires_at = Some(now() + expires_in.unwrap_or(DEFAULT_EXPIRES_IN));
         self.tokens.insert(token.to_owned(), Grant { account: account.clone(), expires_at });
     }
+}
+
+/// A request body as decoded for the log: a form, JSON, or neither.
+#[derive(Debug, Default)]
+pub(crate) struct Body {
+    pub form: Option<Vec<(String, String)>>,
+    pub json: Option<serde_json::Value>,
 }
 
 /// Unix seconds.

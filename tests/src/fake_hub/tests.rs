@@ -298,3 +298,90 @@ fn iso8601_formats_utc() {
     assert_eq!(body::iso8601(1_714_557_600), "2024-05-01T10:00:00.000Z");
     assert_eq!(body::iso8601(951_782_400), "2000-02-29T00:00:00.000Z");
 }
+
+#[tokio::test]
+async fn org_roles_and_scoped_fine_grained_grants_are_reported() {
+    let hub = FakeHub::start().await;
+    hub.add_token("hf_p", Account::user("alice").with_orgs(["lab"]).with_org_role("acme", "read"));
+    let me: Value = whoami(&hub, Some("hf_p")).await.json().await.unwrap();
+    assert_eq!((me["orgs"][0]["name"].as_str(), me["orgs"][0]["roleInOrg"].as_str()), (Some("lab"), Some("write")));
+    assert_eq!((me["orgs"][1]["name"].as_str(), me["orgs"][1]["roleInOrg"].as_str()), (Some("acme"), Some("read")));
+
+    let fine = Account::user("alice")
+        .with_token_name("acme-fg", "fineGrained")
+        .with_scoped(Scoped::org_write("acme"))
+        .with_scoped(Scoped::new("dataset", "other/data", &["repo.content.read"]));
+    hub.add_token("hf_f", fine);
+    let me: Value = whoami(&hub, Some("hf_f")).await.json().await.unwrap();
+    let token = &me["auth"]["accessToken"];
+    assert_eq!(token["role"], "fineGrained");
+    let scoped = &token["fineGrained"]["scoped"];
+    assert_eq!(scoped[0]["entity"]["type"], "org");
+    assert_eq!(scoped[0]["entity"]["name"], "acme");
+    assert_eq!(scoped[0]["entity"]["_id"].as_str().map(str::len), Some(24));
+    assert_eq!(scoped[0]["permissions"], serde_json::json!(["repo.content.read", "repo.write"]));
+    assert_eq!(scoped[1]["entity"]["name"], "other/data");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn oidc_exchange_and_actions_minting_and_their_failures() {
+    let hub = FakeHub::start().await;
+    let bot = Account::user("ci-bot");
+    let exchange = |subject: &str, resource: &str| {
+        serde_json::json!({
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+            "subject_token": subject,
+            "resource": resource,
+        })
+    };
+    let post_json = |body: Value| {
+        let url = format!("{}{TOKEN}", hub.endpoint());
+        async move {
+            let r = client().post(url).json(&body).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let id = hub.trust_id_token(bot.clone());
+    let (status, answer) = post_json(exchange(&id, "acme/x")).await;
+    assert_eq!(status, 200, "{answer}");
+    let token = answer["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(token, hub.oidc_token(&bot, "acme/x"));
+    assert_eq!(answer["expires_in"], 3600);
+    assert_eq!(whoami(&hub, Some(&token)).await.json::<Value>().await.unwrap()["name"], "ci-bot");
+    assert_eq!(hub.last_json(TOKEN).unwrap()["resource"], "acme/x");
+    assert!(hub.received(TOKEN, &id));
+
+    // Another id token of the same job: the same Hub token; another resource: another one.
+    let again = hub.trust_id_token(bot.clone());
+    assert_eq!(post_json(exchange(&again, "acme/x")).await.1["access_token"], token.as_str());
+    assert_ne!(post_json(exchange(&again, "acme/y")).await.1["access_token"], token.as_str());
+    assert_eq!(hub.oidc_exchanges(), 3);
+    let (status, answer) = post_json(exchange("eyJ.unknown.sig", "acme/x")).await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(hub.oidc_exchanges(), 3);
+    // The form grants still work beside it.
+    assert_eq!(refresh(&hub, "rt_unknown").await.1["error"], "invalid_grant");
+
+    // The Actions endpoint mints for a known request token and the audience asked for.
+    hub.add_actions_runner("ghs_request", bot.clone());
+    let mint = |bearer: &'static str, audience: Option<&'static str>| {
+        let mut request = client().get(hub.actions_url()).bearer_auth(bearer);
+        if let Some(a) = audience {
+            request = request.query(&[("audience", a)]);
+        }
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, minted) = mint("ghs_request", Some("https://hub.example")).await;
+    assert_eq!(status, 200, "{minted}");
+    let minted = minted["value"].as_str().unwrap().to_owned();
+    assert!(hub.last_query(ACTIONS_ID_TOKEN).unwrap().contains("audience=https%3A%2F%2Fhub.example"));
+    assert_eq!(post_json(exchange(&minted, "acme/x")).await.1["access_token"], token.as_str());
+    assert_eq!(mint("ghs_other", Some("x")).await.0, 403);
+    assert_eq!(mint("ghs_request", None).await.0, 403);
+    hub.shutdown().await;
+}

@@ -18,7 +18,7 @@ const B: &str = "hf_gitB_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
 const GIT_LIMIT: Duration = Duration::from_secs(60);
 
 /// The git on PATH.
-fn git() -> PathBuf {
+pub(crate) fn git() -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path).map(|d| d.join("git")).find(|p| p.is_file()).expect("git on PATH")
 }
@@ -39,14 +39,14 @@ async fn hub() -> FakeHub {
 }
 
 /// A world whose git finds our helper and never prompts.
-fn world(endpoint: &str) -> World {
+pub(crate) fn world(endpoint: &str) -> World {
     let mut w = World::new(endpoint);
     w.set_env("PATH", path_with_bins());
     w.set_env("GIT_TERMINAL_PROMPT", "0");
     w
 }
 
-async fn run_git(w: &World, args: &[&str], input: Option<&str>) -> Run {
+pub(crate) async fn run_git(w: &World, args: &[&str], input: Option<&str>) -> Run {
     tokio::time::timeout(GIT_LIMIT, w.run_program(&git(), args, input))
         .await
         .unwrap_or_else(|_| panic!("git {args:?} did not finish within {GIT_LIMIT:?}"))

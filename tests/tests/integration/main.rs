@@ -12,6 +12,7 @@ mod oauth;
 mod packaging;
 mod python_interop;
 mod reliability;
+mod routing;
 mod security;
 mod terminal;
 mod watch;
