@@ -3,6 +3,11 @@
 //! caller (its own session, cwd `/`, an environment with none of the caller's tokens: see
 //! [`daemon_env`]), logging to a known file, and ready before we go on (the daemon reports
 //! readiness on a pipe: no sleeping, no guessing).
+//!
+//! Never where `hf-auth ssh` forwarded a daemon: it leaves a marker beside the forwarded socket
+//! (`<socket>.forwarded`, see `hf_auth_proto::socket::forward_marker_path`), and while it is
+//! there a missing daemon means the forward is gone (the ssh session ended), which is said
+//! instead of starting a daemon here that would have none of the tokens.
 
 pub mod daemon_env;
 
@@ -27,6 +32,10 @@ pub enum StartError {
         "hf-authd is not running (socket {socket}) and HF_AUTH_NO_AUTOSTART is set; start it with `hf-auth daemon start`"
     )]
     Disabled { socket: PathBuf },
+    #[error(
+        "the hf-authd forwarded here by `hf-auth ssh` is gone (socket {socket}): the ssh session that carried it has ended. Connect again with `hf-auth ssh`, or remove {marker} to run hf-authd on this machine instead"
+    )]
+    ForwardGone { socket: PathBuf, marker: PathBuf },
     #[error("could not start hf-authd ({binary}): {reason}. See the log: {log}")]
     Spawn { binary: PathBuf, reason: String, log: PathBuf },
     #[error("hf-authd did not become ready: {reason}. See the log: {log}")]
@@ -63,6 +72,10 @@ pub async fn connect_or_start(
     match connect::connect(socket, connect_timeout, request_timeout).await {
         Err(ConnectError::NotRunning { .. }) => {}
         other => return Ok(other?),
+    }
+    let marker = hf_auth_proto::socket::forward_marker_path(socket);
+    if std::fs::symlink_metadata(&marker).is_ok() {
+        return Err(StartError::ForwardGone { socket: socket.to_path_buf(), marker });
     }
     if env.non_empty("HF_AUTH_NO_AUTOSTART").is_some_and(hf_auth_proto::env::is_truthy) {
         return Err(StartError::Disabled { socket: socket.to_path_buf() });

@@ -59,6 +59,16 @@ impl Session {
                 hf_auth_proto::PROTOCOL_VERSION,
                 service_restart_hint()
             ))),
+            // A forwarded daemon (hf-auth ssh) is the other machine's to replace, and refuses Shutdown.
+            Err(ConnectError::Incompatible { theirs, .. })
+                if hf_auth_proto::socket::forward_marker_path(&self.socket).exists() =>
+            {
+                Err(Failure::msg(format!(
+                    "the hf-authd forwarded here by `hf-auth ssh` ({}) speaks protocol {theirs}, this client speaks {}; install the same hf-auth version on both machines",
+                    self.socket.display(),
+                    hf_auth_proto::PROTOCOL_VERSION
+                )))
+            }
             Err(ConnectError::Incompatible { theirs, .. }) => {
                 self.out.info(&format!("Replacing hf-authd (protocol {theirs}) with this version's."));
                 let _ = client.shutdown(pb::ShutdownRequest {}).await;

@@ -45,8 +45,16 @@ impl TestDaemon {
     fn launch(dir: TempDir, socket: PathBuf, config: Config, preload: Vec<(HomePaths, String, String)>) -> Self {
         let bound = run::bind(&socket).expect("bind the test socket");
         let (tx, rx) = oneshot::channel::<()>();
-        let opts =
-            Options { socket: socket.clone(), config, idle_timeout: None, log_path: None, print_ready: false, preload };
+        let audit_log = Some(dir.path().join("state").join("hf-auth").join("audit.log"));
+        let opts = Options {
+            socket: socket.clone(),
+            config,
+            idle_timeout: None,
+            log_path: None,
+            print_ready: false,
+            preload,
+            audit_log,
+        };
         let task = tokio::spawn(run::run(opts, bound, async move {
             let _ = rx.await;
         }));
