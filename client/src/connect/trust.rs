@@ -6,6 +6,12 @@
 //! clients do: the socket's directory must be ours alone (owner = our euid, writable by nobody else,
 //! not a symlink: an `lstat`), and the process listening must run as our uid or as root
 //! (`SO_PEERCRED`, read on the connected stream before the first write).
+//!
+//! Two cases for a forwarded daemon bind-mounted into a container (`-v …:/run/hf-auth/…`):
+//! a directory owned by root and writable by nobody else is trusted too (only root can have put
+//! a socket there, as `docker run -v` does), and a client running as root trusts whoever
+//! listens (the owner's daemon, through the mount: root could read its memory anyway, and the
+//! directory rule above already says root placed the socket).
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -62,7 +68,7 @@ pub fn check_dir_meta(dir: &Path, meta: &std::fs::Metadata, me: u32) -> Result<(
     if !meta.is_dir() {
         return Err(Distrust::DirNotDir { dir });
     }
-    if meta.uid() != me {
+    if meta.uid() != me && meta.uid() != 0 {
         return Err(Distrust::DirOwner { dir, owner: meta.uid(), me });
     }
     let mode = meta.mode() & 0o7777;
@@ -79,7 +85,7 @@ pub fn check_peer(stream: &tokio::net::UnixStream) -> Result<(), Distrust> {
 }
 
 pub fn peer_allowed(peer: u32, me: u32) -> Result<(), Distrust> {
-    if peer == me || peer == 0 { Ok(()) } else { Err(Distrust::Peer { peer, me }) }
+    if peer == me || peer == 0 || me == 0 { Ok(()) } else { Err(Distrust::Peer { peer, me }) }
 }
 
 #[cfg(test)]
@@ -92,6 +98,7 @@ mod tests {
         assert!(peer_allowed(1000, 1000).is_ok());
         assert!(peer_allowed(0, 1000).is_ok());
         assert_eq!(peer_allowed(65534, 1000), Err(Distrust::Peer { peer: 65534, me: 1000 }));
+        assert!(peer_allowed(1000, 0).is_ok(), "root in a container reaches the owner's forwarded daemon");
     }
 
     #[test]
@@ -107,10 +114,19 @@ mod tests {
             assert_eq!(check_dir_meta(&dir, &meta(&dir), me).is_ok(), ok, "mode {mode:o}");
         }
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert!(matches!(
-            check_dir_meta(&dir, &meta(&dir), me + 1),
-            Err(Distrust::DirOwner { owner, .. }) if owner == me
-        ));
+        // Someone else's directory (as root, make it nobody's: root's own is trusted by all).
+        let owner = if me == 0 && rustix::fs::chown(&dir, Some(rustix::process::Uid::from_raw(65534)), None).is_ok() {
+            65534
+        } else {
+            me
+        };
+        if owner != 0 {
+            assert!(matches!(
+                check_dir_meta(&dir, &meta(&dir), owner + 1),
+                Err(Distrust::DirOwner { owner: o, .. }) if o == owner
+            ));
+        }
+        assert!(check_dir_meta(Path::new("/"), &meta(Path::new("/")), 1000).is_ok(), "root's own, closed: trusted");
         let link = t.path().join("link");
         std::os::unix::fs::symlink(&dir, &link).unwrap();
         assert!(matches!(check_dir_meta(&link, &meta(&link), me), Err(Distrust::DirSymlink { .. })));

@@ -141,7 +141,17 @@ impl HfAuth for Service {
         let peer = forward::peer(&request).cloned();
         let remote = forward::is_remote(&request);
         let endpoint = request.get_ref().context.as_ref().map(|c| c.endpoint.trim_end_matches('/').to_owned());
-        let answer = read_op!(self, request, resolve::resolve);
+        self.daemon.note_request();
+        let mut req = request.into_inner();
+        let answer = async {
+            if remote {
+                req.context = forward::localize(&self.daemon, req.context)?;
+            }
+            resolve::resolve(&self.daemon, req).await
+        }
+        .await
+        .map(Response::new)
+        .map_err(Status::from);
         match &answer {
             Ok(a) if !a.get_ref().token.is_empty() => self.daemon.audit.handout(
                 "Resolve",

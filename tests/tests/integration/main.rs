@@ -3,6 +3,7 @@
 
 mod cli;
 mod daemon_rpc;
+mod forward;
 mod git;
 mod handshake;
 mod issuer;
