@@ -69,7 +69,8 @@ pub async fn connect_or_start(
     connect_timeout: Duration,
     request_timeout: Option<Duration>,
 ) -> Result<Client, StartError> {
-    match connect::connect(socket, connect_timeout, request_timeout).await {
+    let policy = trust::PeerPolicy::current(env);
+    match connect::connect_with(socket, policy, connect_timeout, request_timeout).await {
         Err(ConnectError::NotRunning { .. }) => {}
         other => return Ok(other?),
     }
@@ -84,7 +85,7 @@ pub async fn connect_or_start(
     tokio::task::spawn_blocking(move || start(&env2, &socket2, Some(AUTOSTART_IDLE_SECS)))
         .await
         .map_err(|e| StartError::NotReady { reason: e.to_string(), log: log_path(env) })??;
-    Ok(connect::connect(socket, connect_timeout, request_timeout).await?)
+    Ok(connect::connect_with(socket, policy, connect_timeout, request_timeout).await?)
 }
 
 /// Starts a daemon for `socket` unless one is already serving it. Blocking.

@@ -322,3 +322,80 @@ async fn hf_auth_ssh_serves_the_remote_machine_without_copying_the_token() {
     );
     assert!(lines.iter().any(|l| l["event"] == "refused" && l["rpc"] == "login"), "{raw}");
 }
+
+/// A container of a non-root owner's daemon, without docker: hf-authd runs as `nobody`, its
+/// forward socket is hard-linked into a root-owned directory (a bind mount's view), and clients
+/// of three uids are pointed at it with `HF_AUTH_SOCKET`: root (`allow_uids = [0]`) and the
+/// owner are served; a third uid is refused; root on the main socket is refused (owner-only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mounted_forward_socket_serves_root_and_the_owner_and_refuses_a_third_uid() {
+    if !can_switch_uids() {
+        return;
+    }
+    let dir = tempfile::Builder::new().prefix("hfown").tempdir().unwrap();
+    let d = dir.path();
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for sub in ["run", "home", "hf", "state", "config"] {
+        std::fs::create_dir(d.join(sub)).unwrap();
+    }
+    std::fs::write(d.join("config").join("config.toml"), "[forward]\nenabled = true\nallow_uids = [0]\n").unwrap();
+    std::fs::write(d.join("hf").join("token"), READ).unwrap();
+    let nobody = Some(rustix::process::Uid::from_raw(65534));
+    let group = Some(rustix::process::Gid::from_raw(65534));
+    for p in ["run", "home", "hf", "hf/token", "state", "config", "config/config.toml"] {
+        rustix::fs::chown(&d.join(p), nobody, group).unwrap();
+    }
+    std::fs::set_permissions(d.join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let socket = d.join("run").join("hf-authd.sock");
+    let mut daemon = Command::new("/usr/bin/setpriv");
+    daemon
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(bin("hf-authd"))
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--config")
+        .arg(d.join("config").join("config.toml"))
+        .arg("--print-ready")
+        .env_clear()
+        .env("HOME", d.join("home"))
+        .env("HF_HOME", d.join("hf"))
+        .env("XDG_STATE_HOME", d.join("state"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = daemon.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let ready = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+        line
+    });
+    let line = tokio::time::timeout(Duration::from_secs(20), ready).await.expect("ready in time").unwrap();
+    assert!(line.starts_with("ready"), "hf-authd as nobody did not start: {line:?}");
+
+    let fwd = hf_auth_proto::socket::forward_socket_path(&socket);
+    let (_view, link) = container_view(&fwd);
+    std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let endpoint = "http://127.0.0.1:9";
+    for uid in [0, 65534] {
+        let out = client_as(uid, &link, endpoint, &["token"]).await;
+        assert_eq!((out.status.code(), text(&out.stdout).trim()), (Some(0), READ), "uid {uid}: {}", text(&out.stderr));
+    }
+    // A third uid: the socket's mode stops it; opened up, the daemon (and its own client) does.
+    let out = client_as(THIRD_UID, &link, endpoint, &["token"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = client_as(THIRD_UID, &link, endpoint, &["token"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains(READ));
+    // Root on the main socket: owner-only, whatever allow_uids says.
+    let (_main_view, main_link) = container_view(&socket);
+    let out = client_as(0, &main_link, endpoint, &["token"]).await;
+    assert!(text(&out.stderr).contains("serves uid 65534 only; this request came from uid 0"), "{}", text(&out.stderr));
+    let audit = d.join("state").join("hf-auth").join("audit.log");
+    let lines = audit_lines(&audit, 2).await;
+    assert!(lines.iter().any(|l| l["uid"] == 0 && l["via"] == "forwarded" && l["event"] == "handout"));
+    assert_eq!(std::fs::metadata(&audit).unwrap().uid(), 65534);
+    let _ = child.kill();
+    let _ = child.wait();
+}
