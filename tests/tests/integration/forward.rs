@@ -343,7 +343,7 @@ async fn a_mounted_forward_socket_serves_root_and_the_owner_and_refuses_a_third_
     let nobody = Some(rustix::process::Uid::from_raw(65534));
     let group = Some(rustix::process::Gid::from_raw(65534));
     for p in ["run", "home", "hf", "hf/token", "state", "config", "config/config.toml"] {
-        rustix::fs::chown(&d.join(p), nobody, group).unwrap();
+        rustix::fs::chown(d.join(p), nobody, group).unwrap();
     }
     std::fs::set_permissions(d.join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
     let socket = d.join("run").join("hf-authd.sock");
