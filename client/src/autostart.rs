@@ -3,6 +3,11 @@
 //! caller (its own session, cwd `/`, an environment with none of the caller's tokens: see
 //! [`daemon_env`]), logging to a known file, and ready before we go on (the daemon reports
 //! readiness on a pipe: no sleeping, no guessing).
+//!
+//! Never where `hf-auth ssh` forwarded a daemon: it leaves a marker beside the forwarded socket
+//! (`<socket>.forwarded`, see `hf_auth_proto::socket::forward_marker_path`), and while it is
+//! there a missing daemon means the forward is gone (the ssh session ended), which is said
+//! instead of starting a daemon here that would have none of the tokens.
 
 pub mod daemon_env;
 pub mod replace;
@@ -30,6 +35,10 @@ pub enum StartError {
         "hf-authd is not running (socket {socket}) and HF_AUTH_NO_AUTOSTART is set; start it with `hf-auth daemon start`"
     )]
     Disabled { socket: PathBuf },
+    #[error(
+        "the hf-authd forwarded here by `hf-auth ssh` is gone (socket {socket}): the ssh session that carried it has ended. Connect again with `hf-auth ssh`, or remove {marker} to run hf-authd on this machine instead"
+    )]
+    ForwardGone { socket: PathBuf, marker: PathBuf },
     #[error("could not start hf-authd ({binary}): {reason}. See the log: {log}")]
     Spawn { binary: PathBuf, reason: String, log: PathBuf },
     #[error(
@@ -39,6 +48,11 @@ pub enum StartError {
     ServiceManaged { socket: PathBuf, theirs: u32, hint: &'static str },
     #[error("hf-authd did not become ready: {reason}. See the log: {log}")]
     NotReady { reason: String, log: PathBuf },
+    #[error(
+        "the hf-authd forwarded here by `hf-auth ssh` ({socket}) speaks protocol {theirs}, this client speaks {ours}; install the same hf-auth version on both machines",
+        socket = .socket.display(), ours = hf_auth_proto::PROTOCOL_VERSION
+    )]
+    ForwardedIncompatible { socket: PathBuf, theirs: u32 },
 }
 
 /// Where an autostarted daemon logs: `$XDG_STATE_HOME/hf-auth/hf-authd.log`, else under
@@ -76,9 +90,14 @@ pub async fn connect_or_start(
     connect_timeout: Duration,
     request_timeout: Option<Duration>,
 ) -> Result<Client, StartError> {
-    match connect::connect(socket, connect_timeout, request_timeout).await {
+    let policy = trust::PeerPolicy::current(env);
+    match connect::connect_with(socket, policy, connect_timeout, request_timeout).await {
         Err(ConnectError::NotRunning { .. }) => {}
         other => return Ok(other?),
+    }
+    let marker = hf_auth_proto::socket::forward_marker_path(socket);
+    if std::fs::symlink_metadata(&marker).is_ok() {
+        return Err(StartError::ForwardGone { socket: socket.to_path_buf(), marker });
     }
     if env.non_empty("HF_AUTH_NO_AUTOSTART").is_some_and(hf_auth_proto::env::is_truthy) {
         return Err(StartError::Disabled { socket: socket.to_path_buf() });
@@ -87,7 +106,7 @@ pub async fn connect_or_start(
     tokio::task::spawn_blocking(move || start(&env2, &socket2, Some(AUTOSTART_IDLE_SECS)))
         .await
         .map_err(|e| StartError::NotReady { reason: e.to_string(), log: log_path(env) })??;
-    Ok(connect::connect(socket, connect_timeout, request_timeout).await?)
+    Ok(connect::connect_with(socket, policy, connect_timeout, request_timeout).await?)
 }
 
 /// Starts a daemon for `socket` unless one is already serving it. Blocking.

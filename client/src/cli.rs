@@ -69,6 +69,11 @@ pub enum Command {
     /// Start, stop or inspect hf-authd.
     #[command(subcommand)]
     Daemon(DaemonCommand),
+    /// ssh to HOST with hf-authd forwarded: hf-auth, git and Python there get tokens from here,
+    /// and none is written there ([forward] in config.toml says which).
+    Ssh(SshArgs),
+    /// Who got which token, and why: hf-authd's audit log, newest first.
+    Audit(AuditArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -111,6 +116,20 @@ pub struct LoginArgs {
     /// Log in again even if a token is already active.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// `[ssh options] HOST [COMMAND…]`, as for ssh itself.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true, value_name = "SSH ARGS")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only handouts this recent: 30m, 1h, 2d, 1w.
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -49,6 +49,16 @@ pub async fn connect(
     connect_timeout: Duration,
     request_timeout: Option<Duration>,
 ) -> Result<Client, ConnectError> {
+    connect_with(socket, trust::PeerPolicy::OwnerOrRoot, connect_timeout, request_timeout).await
+}
+
+/// [`connect`], accepting listeners as `policy` says (see [`trust::PeerPolicy`]).
+pub async fn connect_with(
+    socket: &Path,
+    policy: trust::PeerPolicy,
+    connect_timeout: Duration,
+    request_timeout: Option<Duration>,
+) -> Result<Client, ConnectError> {
     trust::check_path(socket).map_err(|reason| ConnectError::Untrusted { socket: socket.to_path_buf(), reason })?;
     let path = socket.to_path_buf();
     // The URI is required by the API but unused: our connector always dials the socket.
@@ -61,7 +71,7 @@ pub async fn connect(
         async move {
             let stream = tokio::net::UnixStream::connect(path).await?;
             // Before the HTTP/2 preface: the first byte would already go to whoever listens.
-            trust::check_peer(&stream).map_err(io::Error::other)?;
+            trust::check_peer(&stream, policy).map_err(io::Error::other)?;
             Ok::<_, io::Error>(TokioIo::new(stream))
         }
     });

@@ -40,6 +40,8 @@ pub struct Config {
     /// Choose another stored token when the active one cannot do what is asked at a repo and
     /// exactly one other can (judged from cached whoami answers).
     pub route_by_scope: bool,
+    /// `[forward]`: the forward socket for remote machines (`hf-auth ssh`) and containers.
+    pub forward: ForwardConfig,
     /// The daemon's home directory, for `~` in `[[route]]` dirs. Not a setting.
     #[serde(skip)]
     pub home_dir: Option<PathBuf>,
@@ -61,10 +63,25 @@ impl Default for Config {
             default_endpoint: hf_auth_proto::paths::DEFAULT_ENDPOINT.to_owned(),
             routes: Vec::new(),
             route_by_scope: true,
+            forward: ForwardConfig::default(),
             home_dir: None,
             source: None,
         }
     }
+}
+
+/// `[forward]`: who may reach the daemon through its forward socket, and what they get.
+/// Off by default: a socket meant to be carried elsewhere exists only when asked for.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForwardConfig {
+    /// Listen on the forward socket (`hf-authd-forward.sock` beside the main one).
+    pub enabled: bool,
+    /// The only stored token remote callers get (say, a read-only one); none: what a local
+    /// caller of the daemon's own home would get.
+    pub token: Option<String>,
+    /// Peer uids served on the forward socket besides the owner (container root: `[0]`).
+    pub allow_uids: Vec<u32>,
 }
 
 /// One `[[route]]` table as written.
@@ -215,6 +232,15 @@ mod tests {
         persist_storage(&path, StorageMode::File).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\nwhoami_ttl_secs = 7\nstorage = \"file\"\n");
         assert_eq!(Config::load(&path).unwrap().source.as_deref(), Some(path.as_path()));
+    }
+
+    #[test]
+    fn forward_section() {
+        assert_eq!(Config::default().forward, ForwardConfig::default());
+        assert!(!Config::default().forward.enabled, "off unless asked for");
+        let c = Config::parse("[forward]\nenabled = true\ntoken = \"cluster-read\"\nallow_uids = [0]\n").unwrap();
+        assert_eq!(c.forward, ForwardConfig { enabled: true, token: Some("cluster-read".into()), allow_uids: vec![0] });
+        assert!(Config::parse("[forward]\nallow_uid = [0]\n").is_err(), "typos are errors");
     }
 
     #[test]

@@ -16,7 +16,47 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{UnixListener, UnixStream};
-use tonic::transport::server::{Connected, UdsConnectInfo};
+use tonic::transport::server::Connected;
+
+/// Which of the daemon's sockets a connection came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The main socket: the owner's own programs on this machine.
+    Local,
+    /// The forward socket (`[forward]`): a remote machine through `hf-auth ssh`, or a container.
+    Forwarded,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Local => "local",
+            Origin::Forwarded => "forwarded",
+        }
+    }
+}
+
+/// Who is on the other end of a connection, as the kernel says (`SO_PEERCRED`) when it was
+/// accepted, and which socket it came in on. Every request carries it in its extensions.
+#[derive(Clone, Debug)]
+pub struct PeerInfo {
+    pub uid: Option<u32>,
+    pub pid: Option<i32>,
+    /// `/proc/<pid>/exe`, read once per connection (not on any request's path), for the audit log.
+    pub exe: Option<Arc<str>>,
+    pub origin: Origin,
+}
+
+impl PeerInfo {
+    fn of(stream: &UnixStream, origin: Origin) -> Self {
+        let cred = stream.peer_cred().ok();
+        let pid = cred.as_ref().and_then(tokio::net::unix::UCred::pid);
+        let exe = pid
+            .and_then(|p| std::fs::read_link(format!("/proc/{p}/exe")).ok())
+            .map(|p| Arc::from(p.to_string_lossy().as_ref()));
+        Self { uid: cred.map(|c| c.uid()), pid, exe, origin }
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -118,6 +158,7 @@ fn close_quietest(slots: &mut HashMap<u64, Arc<Slot>>) -> bool {
 #[derive(Debug)]
 pub struct Conn {
     inner: UnixStream,
+    peer: PeerInfo,
     id: u64,
     slot: Arc<Slot>,
     registry: Arc<Registry>,
@@ -143,10 +184,10 @@ impl Conn {
 }
 
 impl Connected for Conn {
-    type ConnectInfo = UdsConnectInfo;
+    type ConnectInfo = PeerInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.inner.connect_info()
+        self.peer.clone()
     }
 }
 
@@ -204,9 +245,13 @@ fn is_exhaustion(e: &io::Error) -> bool {
     )
 }
 
-/// The connections accepted on `listener`, for `serve_with_incoming`. The accept loop runs as
-/// its own task and ends when the server stops taking connections.
-pub fn incoming(listener: UnixListener, limits: Limits) -> tokio_stream::wrappers::ReceiverStream<io::Result<Conn>> {
+/// The connections accepted on `listener`, for `serve_with_incoming`, each tagged with `origin`.
+/// The accept loop runs as its own task and ends when the server stops taking connections.
+pub fn incoming(
+    listener: UnixListener,
+    limits: Limits,
+    origin: Origin,
+) -> tokio_stream::wrappers::ReceiverStream<io::Result<Conn>> {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let registry = Arc::new(Registry::default());
     tokio::spawn(async move {
@@ -239,7 +284,8 @@ pub fn incoming(listener: UnixListener, limits: Limits) -> tokio_stream::wrapper
                     silent.close();
                 }
             });
-            let conn = Conn { inner: stream, id, slot, registry: registry.clone() };
+            let peer = PeerInfo::of(&stream, origin);
+            let conn = Conn { inner: stream, peer, id, slot, registry: registry.clone() };
             if tx.send(Ok(conn)).await.is_err() {
                 return;
             }

@@ -34,6 +34,9 @@ pub enum Error {
     /// The request cannot be served in the current setup (the message says what to change).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// Not allowed for this caller (a forwarded request outside `[forward]`'s policy).
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -103,6 +106,7 @@ impl From<Error> for Status {
             },
             Error::Unavailable(_) => Code::Unavailable,
             Error::FailedPrecondition(_) => Code::FailedPrecondition,
+            Error::PermissionDenied(_) => Code::PermissionDenied,
             Error::Internal(_) => Code::Internal,
         };
         Status::new(code, e.to_string())

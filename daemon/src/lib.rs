@@ -4,10 +4,12 @@
 //! keeps every home it serves in memory, watches the files for changes by other programs, and
 //! serves `hfauth.v1.HfAuth` over a Unix socket.
 
+pub mod audit;
 pub mod config;
 pub mod config_watch;
 pub mod conns;
 pub mod error;
+pub mod forward;
 pub mod home;
 pub mod homes;
 pub mod hub;

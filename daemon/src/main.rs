@@ -90,6 +90,7 @@ fn start(args: Args, env: &Env) -> anyhow::Result<()> {
             let own = hf_auth_proto::ClientContext::from_env(env);
             (own.paths, own.endpoint, own.oauth_client_id)
         }],
+        audit_log: hf_auth_proto::socket::audit_log_path(env),
     };
     // Bind before the runtime starts, so "already running" is reported at once.
     let bound = run::acquire(&socket)?;

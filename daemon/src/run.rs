@@ -27,6 +27,8 @@ pub struct Options {
     /// as used by a client of that endpoint (which matters only for sections without a record,
     /// and only when it is the default endpoint: see `crate::issuer`).
     pub preload: Vec<(hf_auth_proto::HomePaths, String, String)>,
+    /// The audit log of token handouts (`$XDG_STATE_HOME/hf-auth/audit.log`); none: not kept.
+    pub audit_log: Option<PathBuf>,
 }
 
 /// The socket we serve on, and what to undo at exit.
@@ -131,11 +133,31 @@ pub async fn run(
         .ok()
         .and_then(|a| a.as_pathname().map(std::path::Path::to_path_buf))
         .unwrap_or_else(|| opts.socket.clone());
+    // The forward socket sits beside the main one, under the same directory rules.
+    let forward = match opts.config.forward.enabled {
+        true => {
+            let path = hf_auth_proto::socket::forward_socket_path(&socket);
+            let fwd = bind(&path).context("binding the forward socket ([forward] enabled)")?;
+            fwd.listener.set_nonblocking(true)?;
+            Some((path, fwd))
+        }
+        false => None,
+    };
+    let audit = match &opts.audit_log {
+        Some(path) => crate::audit::Audit::start(path.clone(), crate::audit::DEFAULT_MAX_BYTES),
+        None => crate::audit::Audit::disabled(),
+    };
     let daemon = Daemon::new(opts.config.clone(), socket.clone())?
         .with_log_path(opts.log_path.clone())
-        .with_service_managed(bound.socket_activated());
+        .with_service_managed(bound.socket_activated())
+        .with_forward_socket(forward.as_ref().map(|(p, _)| p.clone()))
+        .with_audit(audit);
     bound.listener.set_nonblocking(true)?;
     let listener = tokio::net::UnixListener::from_std(bound.listener.try_clone()?)?;
+    let forward_listener = match &forward {
+        Some((_, fwd)) => Some(tokio::net::UnixListener::from_std(fwd.listener.try_clone()?)?),
+        None => None,
+    };
     for (i, (paths, endpoint, client_id)) in opts.preload.clone().into_iter().enumerate() {
         let homes = daemon.homes.clone();
         let home = tokio::task::spawn_blocking(move || homes.get(&paths)).await?;
@@ -157,6 +179,9 @@ pub async fn run(
         let _ = writeln!(out, "ready {}", std::process::id()).and_then(|()| out.flush());
     }
     tracing::info!(socket = %socket.display(), pid = std::process::id(), version = env!("CARGO_PKG_VERSION"), "hf-authd ready");
+    if let Some((path, _)) = &forward {
+        tracing::info!(socket = %path.display(), token = ?opts.config.forward.token, allow_uids = ?opts.config.forward.allow_uids, "forward socket ready");
+    }
     let idle = idle_exit(daemon.clone(), opts.idle_timeout);
     let stop = async move {
         tokio::select! {
@@ -164,13 +189,16 @@ pub async fn run(
             () = idle => tracing::info!("idle timeout reached"),
         }
     };
-    let result = crate::server::serve(daemon, listener, stop).await;
+    let result = crate::server::serve(daemon, listener, forward_listener, stop).await;
     refresher.abort();
     if let Some(follow) = follow {
         follow.abort();
     }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     bound.cleanup();
+    if let Some((_, fwd)) = &forward {
+        fwd.cleanup();
+    }
     tracing::info!("hf-authd stopped");
     result
 }

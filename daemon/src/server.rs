@@ -1,11 +1,13 @@
 //! The gRPC server: our service plus `grpc.health.v1` and reflection, v1 and v1alpha (so `grpcurl
-//! -unix` and Python's `grpcio-reflection` work),
-//! the peer-uid check on every request, bounded message sizes, and bounded connections
+//! -unix` and Python's `grpcio-reflection` work), the peer-uid check on every request (the owner
+//! only on the main socket; the owner and `[forward] allow_uids` on the forward socket, whose
+//! requests it marks remote: `crate::forward`), bounded message sizes, and bounded connections
 //! (`conns`: a cap, a handshake timeout, no spinning on EMFILE; HTTP/2 keepalive).
 //!
 //! As in mini-redis, the caller hands in the listener and the shutdown future: `main` passes
 //! signals, tests pass a oneshot. Nothing here binds or sleeps.
 
+use crate::conns::{Origin, PeerInfo};
 use crate::service::Service;
 use crate::state::Daemon;
 use hf_auth_proto::pb::hf_auth_server::HfAuthServer;
@@ -13,14 +15,15 @@ use hf_auth_proto::{FILE_DESCRIPTOR_SET, MAX_MESSAGE_BYTES};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::UnixListener;
+use tokio_stream::StreamExt;
 use tonic::transport::Server;
-use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Status};
 
 /// Serves until `shutdown` resolves or a client calls `Shutdown`; in-flight requests finish.
 pub async fn serve(
     daemon: Arc<Daemon>,
     listener: UnixListener,
+    forward: Option<UnixListener>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -37,6 +40,20 @@ pub async fn serve(
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let owner = crate::secure_fs::my_uid();
+    let checker = daemon.clone();
+    let limits = crate::conns::Limits::from_fd_limit();
+    let local = crate::conns::incoming(listener, limits, Origin::Local);
+    // The forward socket's connections get their own, smaller cap: a flood through a forward
+    // must not crowd out the owner's own programs.
+    let forwarded = forward.map(|l| {
+        let limits = crate::conns::Limits { max: (limits.max / 4).max(8), ..limits };
+        crate::conns::incoming(l, limits, Origin::Forwarded)
+    });
+    type Incoming = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = std::io::Result<crate::conns::Conn>> + Send>>;
+    let incoming: Incoming = match forwarded {
+        Some(f) => Box::pin(local.merge(f)),
+        None => Box::pin(local),
+    };
     let stop = daemon.clone();
     let shutdown = async move {
         tokio::select! {
@@ -47,12 +64,12 @@ pub async fn serve(
         stop.begin_stopping();
     };
     builder()
-        .layer(tonic::service::InterceptorLayer::new(move |req: Request<()>| check_peer(req, owner)))
+        .layer(tonic::service::InterceptorLayer::new(move |req: Request<()>| check_peer(req, owner, &checker)))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
         .add_service(service)
-        .serve_with_incoming_shutdown(crate::conns::incoming(listener, crate::conns::Limits::from_fd_limit()), shutdown)
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())
 }
@@ -69,17 +86,35 @@ pub fn builder() -> Server {
         .concurrency_limit_per_connection(256)
 }
 
-/// Only the daemon's own user may talk to it (ssh-agent's rule; git's credential-cache lacks it).
-fn check_peer(req: Request<()>, owner: u32) -> Result<Request<()>, Status> {
-    let peer = req.extensions().get::<UdsConnectInfo>().and_then(|i| i.peer_cred).map(|c| c.uid());
-    match peer {
-        Some(uid) if uid == owner => Ok(req),
-        Some(uid) => {
+/// Only the daemon's own user may talk to it (ssh-agent's rule; git's credential-cache lacks it);
+/// on the forward socket, also the uids `[forward] allow_uids` names. Forwarded requests leave
+/// here marked [`crate::forward::Remote`].
+fn check_peer(mut req: Request<()>, owner: u32, daemon: &Daemon) -> Result<Request<()>, Status> {
+    let Some(peer) = req.extensions().get::<PeerInfo>().cloned() else {
+        return Err(Status::permission_denied("hf-authd could not identify the peer of this connection"));
+    };
+    let Some(uid) = peer.uid else {
+        return Err(Status::permission_denied("hf-authd could not identify the peer of this connection"));
+    };
+    match peer.origin {
+        Origin::Local if uid == owner => Ok(req),
+        Origin::Local => {
             tracing::warn!(peer_uid = uid, "refused a request from another user");
             Err(Status::permission_denied(format!(
                 "hf-authd serves uid {owner} only; this request came from uid {uid}"
             )))
         }
-        None => Err(Status::permission_denied("hf-authd could not identify the peer of this connection")),
+        Origin::Forwarded if crate::forward::uid_allowed(daemon, owner, uid) => {
+            req.extensions_mut().insert(crate::forward::Remote);
+            Ok(req)
+        }
+        Origin::Forwarded => {
+            tracing::warn!(peer_uid = uid, "refused a forwarded request from a uid [forward] allow_uids lacks");
+            daemon.audit.refusal("(any)", Some(&peer), &format!("uid {uid} is not allowed on the forward socket"));
+            Err(Status::permission_denied(format!(
+                "hf-authd's forward socket serves uid {owner} and [forward] allow_uids {:?} only; this request came from uid {uid}",
+                daemon.config.forward.allow_uids
+            )))
+        }
     }
 }

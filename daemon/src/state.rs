@@ -27,6 +27,10 @@ pub struct Daemon {
     pub refresher: crate::refresh::Refresher,
     pub started: Instant,
     pub socket_path: PathBuf,
+    /// The forward socket, when `[forward] enabled` (see `crate::forward`).
+    pub forward_socket: Option<PathBuf>,
+    /// Who got which token (see `crate::audit`).
+    pub audit: crate::audit::Audit,
     pub log_path: Option<PathBuf>,
     /// Socket-activated by a service manager, which owns its lifecycle.
     pub service_managed: bool,
@@ -65,6 +69,8 @@ impl Daemon {
             hub: HubClient::new()?,
             started: Instant::now(),
             socket_path,
+            forward_socket: None,
+            audit: crate::audit::Audit::disabled(),
             log_path: None,
             service_managed: false,
             shutdown: Notify::new(),
@@ -82,15 +88,31 @@ impl Daemon {
         self
     }
 
+    /// Where the forward socket is (set before serving).
+    pub fn with_forward_socket(mut self: Arc<Self>, path: Option<PathBuf>) -> Arc<Self> {
+        if let Some(me) = Arc::get_mut(&mut self) {
+            me.forward_socket = path;
+        }
+        self
+    }
+
+    /// The audit log to write to (set before serving).
+    pub fn with_audit(mut self: Arc<Self>, audit: crate::audit::Audit) -> Arc<Self> {
+        if let Some(me) = Arc::get_mut(&mut self) {
+            me.audit = audit;
+        }
+        self
+    }
+
+    /// The daemon's own default home, once open (what forwarded requests are answered from).
+    pub fn own_home(&self) -> Option<&Arc<crate::home::Home>> {
+        self.own_home.get()
+    }
+
     /// Records the daemon's own home and checks the rules against its tokens.
     pub fn set_own_home(&self, home: Arc<crate::home::Home>) {
         let _ = self.own_home.set(home);
         self.reload_routes();
-    }
-
-    /// The daemon's own default home, once open.
-    pub fn own_home(&self) -> Option<&Arc<crate::home::Home>> {
-        self.own_home.get()
     }
 
     /// Re-reads the routing rules from config.toml (a config given by value: compiles it again).

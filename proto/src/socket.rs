@@ -6,6 +6,34 @@ use std::path::{Path, PathBuf};
 
 pub const SOCKET_FILE: &str = "hf-authd.sock";
 
+/// The forward socket, beside the main one (`[forward] enabled = true`): what `hf-auth ssh`
+/// carries to a remote machine and what a container bind-mounts. Requests on it are remote.
+pub const FORWARD_SOCKET_FILE: &str = "hf-authd-forward.sock";
+
+/// The forward socket of the daemon serving `socket`.
+pub fn forward_socket_path(socket: &Path) -> PathBuf {
+    socket.with_file_name(FORWARD_SOCKET_FILE)
+}
+
+/// The marker `hf-auth ssh` leaves beside the socket it forwards to a remote machine
+/// (`<socket>.forwarded`). While it exists, a client there that finds no daemon says the
+/// forward is gone instead of starting a local daemon (which would have none of the tokens).
+pub fn forward_marker_path(socket: &Path) -> PathBuf {
+    let mut name = socket.as_os_str().to_owned();
+    name.push(".forwarded");
+    PathBuf::from(name)
+}
+
+/// `$XDG_STATE_HOME/hf-auth/audit.log`, else `~/.local/state/hf-auth/audit.log`: the daemon's
+/// log of token handouts (written by hf-authd, read by `hf-auth audit`).
+pub fn audit_log_path(env: &Env) -> Option<PathBuf> {
+    let base = match env.non_empty("XDG_STATE_HOME") {
+        Some(x) => PathBuf::from(x),
+        None => env.home()?.join(".local/state"),
+    };
+    Some(base.join("hf-auth").join("audit.log"))
+}
+
 /// `sun_path` holds 108 bytes on Linux and 104 on macOS, NUL included.
 #[cfg(target_os = "linux")]
 pub const MAX_SOCKET_PATH: usize = 107;

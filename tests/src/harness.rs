@@ -15,6 +15,8 @@ use tokio::task::JoinHandle;
 #[derive(Debug)]
 pub struct TestDaemon {
     pub socket: PathBuf,
+    /// Where its audit log goes (`<tempdir>/state/hf-auth/audit.log`).
+    pub audit_log: PathBuf,
     _dir: TempDir,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -45,12 +47,26 @@ impl TestDaemon {
     fn launch(dir: TempDir, socket: PathBuf, config: Config, preload: Vec<(HomePaths, String, String)>) -> Self {
         let bound = run::bind(&socket).expect("bind the test socket");
         let (tx, rx) = oneshot::channel::<()>();
-        let opts =
-            Options { socket: socket.clone(), config, idle_timeout: None, log_path: None, print_ready: false, preload };
+        let audit_path = dir.path().join("state").join("hf-auth").join("audit.log");
+        let audit_log = Some(audit_path.clone());
+        let opts = Options {
+            socket: socket.clone(),
+            config,
+            idle_timeout: None,
+            log_path: None,
+            print_ready: false,
+            preload,
+            audit_log,
+        };
         let task = tokio::spawn(run::run(opts, bound, async move {
             let _ = rx.await;
         }));
-        Self { socket, _dir: dir, shutdown: Some(tx), task: Some(task) }
+        Self { socket, audit_log: audit_path, _dir: dir, shutdown: Some(tx), task: Some(task) }
+    }
+
+    /// The forward socket beside the main one (present when `[forward] enabled`).
+    pub fn forward_socket(&self) -> PathBuf {
+        hf_auth_proto::socket::forward_socket_path(&self.socket)
     }
 
     pub async fn client(&self) -> Client {

@@ -6,3 +6,4 @@ pub mod git_server;
 pub mod harness;
 pub mod procs;
 pub mod python;
+pub mod sshd;

@@ -23,6 +23,12 @@ pub async fn connect_compatible(
         Err(ConnectError::Incompatible { theirs, service_managed: true, .. }) => {
             Err(StartError::ServiceManaged { socket: socket.to_path_buf(), theirs, hint: service_restart_hint() })
         }
+        // A forwarded daemon (hf-auth ssh) is the other machine's to replace, and refuses Shutdown.
+        Err(ConnectError::Incompatible { theirs, .. })
+            if hf_auth_proto::socket::forward_marker_path(socket).exists() =>
+        {
+            Err(StartError::ForwardedIncompatible { socket: socket.to_path_buf(), theirs })
+        }
         Err(ConnectError::Incompatible { theirs, .. }) => {
             note(&format!("Replacing hf-authd (protocol {theirs}) with this version's."));
             let _ = client.shutdown(pb::ShutdownRequest {}).await;

@@ -1,12 +1,14 @@
 //! One file per command. Each takes the session and its arguments and returns a result the
 //! binary maps to an exit code.
 
+pub mod audit;
 pub mod daemon;
 pub mod exec;
 pub mod info;
 pub mod login;
 pub mod logout;
 pub mod setup_git;
+pub mod ssh;
 pub mod status;
 pub mod storage;
 pub mod switch;
@@ -33,6 +35,8 @@ pub async fn run(cli: Cli, session: Session) -> CmdResult {
         Command::SetupGit(args) => setup_git::run(&session, args.force, args.unset),
         Command::Storage(cmd) => storage::run(&session, cmd).await,
         Command::Daemon(cmd) => daemon::run(&session, cmd).await,
+        Command::Ssh(args) => ssh::run(&session, args.args).await,
+        Command::Audit(args) => audit::run(&session, args.since).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "hf-auth", &mut std::io::stdout());
             Ok(())

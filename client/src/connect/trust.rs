@@ -6,6 +6,13 @@
 //! clients do: the socket's directory must be ours alone (owner = our euid, writable by nobody else,
 //! not a symlink: an `lstat`), and the process listening must run as our uid or as root
 //! (`SO_PEERCRED`, read on the connected stream before the first write).
+//!
+//! Two cases for a forwarded daemon bind-mounted into a container (`-v …:/run/hf-auth/…`):
+//! a directory owned by root and writable by nobody else is trusted too (only root can have put
+//! a socket there, as `docker run -v` does); and a client running as root that was *given* the
+//! socket (`HF_AUTH_SOCKET`, as `docker run -e` does) trusts whoever listens on it — the owner's
+//! daemon, through the mount ([`PeerPolicy::AnyForRoot`]). At a default path root still
+//! refuses another uid's listener.
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -62,7 +69,7 @@ pub fn check_dir_meta(dir: &Path, meta: &std::fs::Metadata, me: u32) -> Result<(
     if !meta.is_dir() {
         return Err(Distrust::DirNotDir { dir });
     }
-    if meta.uid() != me {
+    if meta.uid() != me && meta.uid() != 0 {
         return Err(Distrust::DirOwner { dir, owner: meta.uid(), me });
     }
     let mode = meta.mode() & 0o7777;
@@ -72,10 +79,37 @@ pub fn check_dir_meta(dir: &Path, meta: &std::fs::Metadata, me: u32) -> Result<(
     Ok(())
 }
 
-/// The listening process runs as us, or as root (who could read our memory anyway).
-pub fn check_peer(stream: &tokio::net::UnixStream) -> Result<(), Distrust> {
+/// Whose listener a client accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerPolicy {
+    /// Our own uid or root (who could read our memory anyway): the rule.
+    OwnerOrRoot,
+    /// Anyone: only for root given an explicit `HF_AUTH_SOCKET` (a forward socket mounted into
+    /// a container, served by the owner's daemon outside).
+    AnyForRoot,
+}
+
+impl PeerPolicy {
+    pub fn of(env: &hf_auth_proto::Env, me: u32) -> Self {
+        match me == 0 && env.non_empty("HF_AUTH_SOCKET").is_some() {
+            true => PeerPolicy::AnyForRoot,
+            false => PeerPolicy::OwnerOrRoot,
+        }
+    }
+
+    /// For this process.
+    pub fn current(env: &hf_auth_proto::Env) -> Self {
+        Self::of(env, me())
+    }
+}
+
+/// The listening process runs as the policy allows.
+pub fn check_peer(stream: &tokio::net::UnixStream, policy: PeerPolicy) -> Result<(), Distrust> {
     let cred = stream.peer_cred().map_err(|e| Distrust::PeerUnknown(e.to_string()))?;
-    peer_allowed(cred.uid(), me())
+    match policy {
+        PeerPolicy::AnyForRoot => Ok(()),
+        PeerPolicy::OwnerOrRoot => peer_allowed(cred.uid(), me()),
+    }
 }
 
 pub fn peer_allowed(peer: u32, me: u32) -> Result<(), Distrust> {
@@ -92,6 +126,13 @@ mod tests {
         assert!(peer_allowed(1000, 1000).is_ok());
         assert!(peer_allowed(0, 1000).is_ok());
         assert_eq!(peer_allowed(65534, 1000), Err(Distrust::Peer { peer: 65534, me: 1000 }));
+        assert!(peer_allowed(1000, 0).is_err(), "root at a default path: only itself");
+        let env = |pairs: &[(&str, &str)]| {
+            hf_auth_proto::Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        };
+        assert_eq!(PeerPolicy::of(&env(&[]), 0), PeerPolicy::OwnerOrRoot);
+        assert_eq!(PeerPolicy::of(&env(&[("HF_AUTH_SOCKET", "/run/hf-auth/s")]), 1000), PeerPolicy::OwnerOrRoot);
+        assert_eq!(PeerPolicy::of(&env(&[("HF_AUTH_SOCKET", "/run/hf-auth/s")]), 0), PeerPolicy::AnyForRoot);
     }
 
     #[test]
@@ -107,10 +148,19 @@ mod tests {
             assert_eq!(check_dir_meta(&dir, &meta(&dir), me).is_ok(), ok, "mode {mode:o}");
         }
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert!(matches!(
-            check_dir_meta(&dir, &meta(&dir), me + 1),
-            Err(Distrust::DirOwner { owner, .. }) if owner == me
-        ));
+        // Someone else's directory (as root, make it nobody's: root's own is trusted by all).
+        let owner = if me == 0 && rustix::fs::chown(&dir, Some(rustix::process::Uid::from_raw(65534)), None).is_ok() {
+            65534
+        } else {
+            me
+        };
+        if owner != 0 {
+            assert!(matches!(
+                check_dir_meta(&dir, &meta(&dir), owner + 1),
+                Err(Distrust::DirOwner { owner: o, .. }) if o == owner
+            ));
+        }
+        assert!(check_dir_meta(Path::new("/"), &meta(Path::new("/")), 1000).is_ok(), "root's own, closed: trusted");
         let link = t.path().join("link");
         std::os::unix::fs::symlink(&dir, &link).unwrap();
         assert!(matches!(check_dir_meta(&link, &meta(&link), me), Err(Distrust::DirSymlink { .. })));

@@ -145,6 +145,9 @@ pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Resu
         oidc_exchanges: daemon.oidc.exchanges(),
         homes_open: daemon.homes.len() as u32,
         watched_dirs: daemon.homes.watcher().watched_dirs() as u32,
+        forward_socket_path: daemon.forward_socket.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        audit_log_path: daemon.audit.path().map(|p| p.display().to_string()).unwrap_or_default(),
+        audit_dropped: daemon.audit.dropped(),
         ..Default::default()
     };
     if let Some((source, name, in_keyring)) = caller {

@@ -9,6 +9,7 @@ mod storage;
 mod watch;
 
 use crate::error::{Error, Result};
+use crate::forward;
 use crate::home::Home;
 use crate::state::Daemon;
 use hf_auth_proto::pb::{self, hf_auth_server::HfAuth};
@@ -97,10 +98,25 @@ fn versioned_error(e: Error) -> Status {
     status
 }
 
-macro_rules! unary {
+/// A write operation: refused when remote (`crate::forward`), else run as usual.
+macro_rules! write_op {
+    ($self:ident, $req:ident, $name:literal, $op:path) => {{
+        $self.daemon.note_request();
+        forward::refuse_if_remote(&$self.daemon, &$req, $name)?;
+        let req = $req.into_inner();
+        $op(&$self.daemon, req).await.map(versioned).map_err(versioned_error)
+    }};
+}
+
+/// A read operation: a remote caller's context is replaced by the daemon's own (`forward::localize`).
+macro_rules! read_op {
     ($self:ident, $req:ident, $op:path) => {{
         $self.daemon.note_request();
-        let req = $req.into_inner();
+        let remote = forward::is_remote(&$req);
+        let mut req = $req.into_inner();
+        if remote {
+            req.context = forward::localize(&$self.daemon, req.context).map_err(Status::from)?;
+        }
         $op(&$self.daemon, req).await.map(versioned).map_err(versioned_error)
     }};
 }
@@ -111,68 +127,113 @@ impl HfAuth for Service {
     type WatchStream = EventStream<pb::WatchEvent>;
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
-        unary!(self, request, account::login)
+        write_op!(self, request, "login", account::login)
     }
 
     async fn device_login(
         &self,
         request: Request<pb::DeviceLoginRequest>,
     ) -> Result<Response<Self::DeviceLoginStream>, Status> {
-        self.daemon.note_request();
-        device::device_login(&self.daemon, request.into_inner()).await.map(Response::new).map_err(Status::from)
+        write_op!(self, request, "login", device::device_login)
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
-        unary!(self, request, account::logout)
+        write_op!(self, request, "logout", account::logout)
     }
 
     async fn switch(&self, request: Request<pb::SwitchRequest>) -> Result<Response<pb::SwitchResponse>, Status> {
-        unary!(self, request, account::switch)
+        write_op!(self, request, "switch", account::switch)
     }
 
     async fn list(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
-        unary!(self, request, info::list)
+        let remote = forward::is_remote(&request);
+        let mut list = read_op!(self, request, info::list)?;
+        // `[forward] token`: a remote caller sees only the token it can get.
+        if remote && let Some(only) = forward::visible_token(&self.daemon) {
+            list.get_mut().tokens.retain(|t| t.name == only);
+        }
+        Ok(list)
     }
 
     async fn resolve(&self, request: Request<pb::ResolveRequest>) -> Result<Response<pb::ResolveResponse>, Status> {
-        unary!(self, request, resolve::resolve)
+        let peer = forward::peer(&request).cloned();
+        let remote = forward::is_remote(&request);
+        let endpoint = request.get_ref().context.as_ref().map(|c| c.endpoint.trim_end_matches('/').to_owned());
+        self.daemon.note_request();
+        let mut req = request.into_inner();
+        let answer = async {
+            if remote {
+                req.context = forward::localize(&self.daemon, req.context)?;
+            }
+            resolve::resolve(&self.daemon, req).await
+        }
+        .await
+        .map(Response::new)
+        .map_err(Status::from);
+        match &answer {
+            Ok(a) if !a.get_ref().token.is_empty() => self.daemon.audit.handout(
+                "Resolve",
+                peer.as_ref(),
+                a.get_ref(),
+                endpoint.as_deref().unwrap_or_default(),
+            ),
+            Err(e) if remote && e.code() == tonic::Code::PermissionDenied => {
+                self.daemon.audit.refusal("Resolve", peer.as_ref(), e.message())
+            }
+            _ => {}
+        }
+        answer
     }
 
     async fn who_am_i(&self, request: Request<pb::WhoAmIRequest>) -> Result<Response<pb::WhoAmIResponse>, Status> {
-        unary!(self, request, info::whoami)
+        read_op!(self, request, info::whoami)
     }
 
     async fn forget_who_am_i(
         &self,
         request: Request<pb::ForgetWhoAmIRequest>,
     ) -> Result<Response<pb::ForgetWhoAmIResponse>, Status> {
-        self.daemon.note_request();
-        let req = request.into_inner();
-        let ctx = context(req.context).map_err(Status::from)?;
-        let forgotten = self.daemon.whoami.invalidate(&ctx.endpoint, &Token::new(req.token));
-        Ok(Response::new(pb::ForgetWhoAmIResponse { forgotten }))
+        read_op!(self, request, forget_whoami)
     }
 
     async fn watch(&self, request: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
-        self.daemon.note_request();
-        watch::watch(&self.daemon, request.into_inner()).await.map(Response::new).map_err(Status::from)
+        read_op!(self, request, watch::watch)
     }
 
     async fn status(&self, request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
-        unary!(self, request, info::status)
+        let remote = forward::is_remote(&request);
+        let mut status = read_op!(self, request, info::status)?;
+        if remote {
+            // The paths of this machine's homes mean nothing there, and are not its business.
+            let s = status.get_mut();
+            s.forwarded = true;
+            s.homes.clear();
+            s.log_path.clear();
+            s.audit_log_path.clear();
+        }
+        Ok(status)
     }
 
     async fn migrate_storage(
         &self,
         request: Request<pb::MigrateStorageRequest>,
     ) -> Result<Response<pb::MigrateStorageResponse>, Status> {
-        unary!(self, request, storage::migrate_storage)
+        write_op!(self, request, "storage migrate", storage::migrate_storage)
     }
 
-    async fn shutdown(&self, _request: Request<pb::ShutdownRequest>) -> Result<Response<pb::ShutdownResponse>, Status> {
-        self.daemon.note_request();
-        tracing::info!("shutdown requested by a client");
-        self.daemon.shutdown.notify_one();
-        Ok(Response::new(pb::ShutdownResponse {}))
+    async fn shutdown(&self, request: Request<pb::ShutdownRequest>) -> Result<Response<pb::ShutdownResponse>, Status> {
+        write_op!(self, request, "shutdown", shutdown)
     }
+}
+
+async fn forget_whoami(daemon: &Arc<Daemon>, req: pb::ForgetWhoAmIRequest) -> Result<pb::ForgetWhoAmIResponse> {
+    let ctx = context(req.context)?;
+    let forgotten = daemon.whoami.invalidate(&ctx.endpoint, &Token::new(req.token));
+    Ok(pb::ForgetWhoAmIResponse { forgotten })
+}
+
+async fn shutdown(daemon: &Arc<Daemon>, _req: pb::ShutdownRequest) -> Result<pb::ShutdownResponse> {
+    tracing::info!("shutdown requested by a client");
+    daemon.shutdown.notify_one();
+    Ok(pb::ShutdownResponse {})
 }

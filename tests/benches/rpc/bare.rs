@@ -91,7 +91,11 @@ pub fn serve(socket: &Path) -> anyhow::Result<()> {
         let service = HfAuthServer::new(Bare)
             .max_decoding_message_size(hf_auth_proto::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(hf_auth_proto::MAX_MESSAGE_BYTES);
-        let incoming = hf_authd::conns::incoming(listener, hf_authd::conns::Limits::from_fd_limit());
+        let incoming = hf_authd::conns::incoming(
+            listener,
+            hf_authd::conns::Limits::from_fd_limit(),
+            hf_authd::conns::Origin::Local,
+        );
         hf_authd::server::builder().add_service(service).serve_with_incoming(incoming).await?;
         Ok(())
     })

@@ -4,6 +4,7 @@
 mod cli;
 pub mod clients;
 mod daemon_rpc;
+mod forward;
 mod git;
 mod handshake;
 mod issuer;

@@ -1,0 +1,325 @@
+//! The audit log: one JSON line per handout of a secret (every `Resolve` that returns a token:
+//! `hf-auth token`, git's `get`, `exec`, forwarded calls) and per refusal on the forward socket,
+//! appended to `$XDG_STATE_HOME/hf-auth/audit.log` (0600, in a 0700 directory).
+//!
+//! It never slows a request: the request path only builds a small [`Entry`] (no I/O: the peer's
+//! pid, uid and executable were read when its connection was accepted) and hands it to a bounded
+//! queue with `try_send`; a writer thread appends it. When the queue is full the line is dropped
+//! and counted, and the next line written says how many were lost (`dropped_before`). The file is
+//! bounded: past [`DEFAULT_MAX_BYTES`] it becomes `audit.log.1` (replacing the previous one) and
+//! a new file is started, so the log never holds more than twice that.
+//!
+//! What it records is who got which token and why — never the token itself: an [`Entry`] has
+//! no field that could hold a secret, only the stored token's *name*.
+
+use crate::conns::{Origin, PeerInfo};
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+
+/// Lines waiting for the writer at most; past it they are dropped (and counted).
+pub const QUEUE: usize = 1024;
+/// `audit.log` is rotated to `audit.log.1` past this size.
+pub const DEFAULT_MAX_BYTES: u64 = 4 * 1024 * 1024;
+
+/// One line of the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// RFC 3339, UTC, seconds.
+    pub time: String,
+    /// `handout` (a secret was returned) or `refused` (a forwarded request was turned away).
+    pub event: &'static str,
+    /// The call: `Resolve`, `Login`, …
+    pub rpc: &'static str,
+    pub pid: Option<i32>,
+    pub uid: Option<u32>,
+    /// The peer's executable (`/proc/<pid>/exe`); for a forwarded call, the local end of the
+    /// forward (ssh, or the container's process).
+    pub exe: Option<String>,
+    /// `local` or `forwarded`.
+    pub via: &'static str,
+    /// The stored token's name; empty for an env token or one not stored under a name.
+    pub token_name: String,
+    /// Why this token: env, name, rule, scope, active, username, oidc (see `hf-auth which`).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub why: String,
+    /// For `why = rule`: the rule's number in config.toml.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<u32>,
+    /// The Hub endpoint the caller will send the token to.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub endpoint: String,
+    /// For refusals: why.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub detail: String,
+    /// Lines lost (queue full) since the previous line written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_before: Option<u64>,
+}
+
+impl Entry {
+    fn new(event: &'static str, rpc: &'static str, peer: Option<&PeerInfo>) -> Self {
+        Self {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            event,
+            rpc,
+            pid: peer.and_then(|p| p.pid),
+            uid: peer.and_then(|p| p.uid),
+            exe: peer.and_then(|p| p.exe.as_deref().map(str::to_owned)),
+            via: peer.map_or(Origin::Local, |p| p.origin).as_str(),
+            token_name: String::new(),
+            why: String::new(),
+            rule: None,
+            endpoint: String::new(),
+            detail: String::new(),
+            dropped_before: None,
+        }
+    }
+}
+
+/// The log's front end: cheap to call from any request.
+#[derive(Debug)]
+pub struct Audit {
+    tx: Option<SyncSender<Entry>>,
+    path: Option<PathBuf>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Audit {
+    /// No log (tests that do not look at it, a daemon without a state directory).
+    pub fn disabled() -> Self {
+        Self { tx: None, path: None, dropped: Arc::default() }
+    }
+
+    /// Starts the writer thread for `path`. The file is opened (and its directory made) by the
+    /// writer, so a problem there is logged and never stops the daemon.
+    pub fn start(path: PathBuf, max_bytes: u64) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let writer = Writer { path: path.clone(), max_bytes, file: None, dropped: dropped.clone() };
+        let spawned = std::thread::Builder::new().name("hf-authd-audit".into()).spawn(move || writer.run(rx));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the audit log writer; no audit log");
+            return Self::disabled();
+        }
+        Self { tx: Some(tx), path: Some(path), dropped }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Lines dropped so far because the writer fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// A secret was handed out: `answer` is what `Resolve` returned (its token is not read).
+    pub fn handout(
+        &self,
+        rpc: &'static str,
+        peer: Option<&PeerInfo>,
+        answer: &hf_auth_proto::pb::ResolveResponse,
+        endpoint: &str,
+    ) {
+        if self.tx.is_none() {
+            return;
+        }
+        let mut e = Entry::new("handout", rpc, peer);
+        e.token_name = answer.name.clone();
+        e.why = reason_name(answer.reason).to_owned();
+        e.rule = (answer.rule_index > 0).then_some(answer.rule_index);
+        e.endpoint = endpoint.to_owned();
+        self.send(e);
+    }
+
+    /// A forwarded request (or a peer on the forward socket) was refused.
+    pub fn refusal(&self, rpc: &'static str, peer: Option<&PeerInfo>, detail: &str) {
+        if self.tx.is_none() {
+            return;
+        }
+        let mut e = Entry::new("refused", rpc, peer);
+        e.detail = detail.to_owned();
+        self.send(e);
+    }
+
+    fn send(&self, entry: Entry) {
+        let Some(tx) = &self.tx else { return };
+        match tx.try_send(entry) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The audit name of a `RouteReason`.
+pub fn reason_name(reason: i32) -> &'static str {
+    use hf_auth_proto::pb::RouteReason as R;
+    match R::try_from(reason).unwrap_or(R::Unspecified) {
+        R::Unspecified => "",
+        R::Oidc => "oidc",
+        R::Env => "env",
+        R::Name => "name",
+        R::Rule => "rule",
+        R::Scope => "scope",
+        R::Active => "active",
+        R::Username => "username",
+    }
+}
+
+/// The writer thread's state.
+struct Writer {
+    path: PathBuf,
+    max_bytes: u64,
+    file: Option<File>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Entry>) {
+        let mut reported = 0;
+        while let Ok(mut entry) = rx.recv() {
+            let dropped = self.dropped.load(Ordering::Relaxed);
+            if dropped > reported {
+                entry.dropped_before = Some(dropped - reported);
+                reported = dropped;
+            }
+            if let Err(e) = self.write(&entry) {
+                tracing::warn!(error = %e, path = %self.path.display(), "cannot write the audit log");
+                self.file = None;
+            }
+        }
+    }
+
+    fn write(&mut self, entry: &Entry) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(open(&self.path)?),
+        };
+        file.write_all(&line)?;
+        if file.metadata()?.len() >= self.max_bytes {
+            self.file = None;
+            let mut old = self.path.clone().into_os_string();
+            old.push(".1");
+            std::fs::rename(&self.path, PathBuf::from(old))?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens the log for appending: its directory made 0700 (and checked, as every private
+/// directory), the file 0600, never through a symlink, and only if it is ours.
+fn open(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        crate::secure_fs::create_private_dirs(dir).map_err(std::io::Error::other)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if meta.uid() != crate::secure_fs::my_uid() {
+        return Err(std::io::Error::other(format!("{} belongs to uid {}, not us", path.display(), meta.uid())));
+    }
+    if meta.mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hf_auth_proto::pb;
+
+    fn wait_for_lines(path: &Path, n: usize) -> Vec<serde_json::Value> {
+        for _ in 0..2000 {
+            if let Ok(text) = std::fs::read_to_string(path)
+                && text.lines().count() >= n
+            {
+                return text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("the audit log never got {n} lines");
+    }
+
+    #[test]
+    fn a_handout_is_one_json_line_with_the_name_and_never_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state").join("hf-auth").join("audit.log");
+        let audit = Audit::start(path.clone(), DEFAULT_MAX_BYTES);
+        let peer =
+            PeerInfo { uid: Some(7), pid: Some(42), exe: Some("/usr/bin/git".into()), origin: Origin::Forwarded };
+        let answer = pb::ResolveResponse {
+            token: "hf_supersecretvalue1234".into(),
+            name: "cluster-read".into(),
+            reason: pb::RouteReason::Name as i32,
+            ..Default::default()
+        };
+        audit.handout("Resolve", Some(&peer), &answer, "https://huggingface.co");
+        audit.refusal("Login", Some(&peer), "read-only");
+        let lines = wait_for_lines(&path, 2);
+        assert_eq!(lines[0]["event"], "handout");
+        assert_eq!(lines[0]["token_name"], "cluster-read");
+        assert_eq!(lines[0]["why"], "name");
+        assert_eq!(lines[0]["via"], "forwarded");
+        assert_eq!(lines[0]["pid"], 42);
+        assert_eq!(lines[0]["exe"], "/usr/bin/git");
+        assert_eq!(lines[1]["event"], "refused");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("supersecret"), "{text}");
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn the_log_rotates_past_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let audit = Audit::start(path.clone(), 600);
+        let answer = pb::ResolveResponse { name: "n".into(), reason: 6, ..Default::default() };
+        for _ in 0..20 {
+            audit.handout("Resolve", None, &answer, "https://huggingface.co");
+        }
+        let rotated = dir.path().join("audit.log.1");
+        for _ in 0..2000 {
+            if rotated.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        drop(audit); // the writer ends once the queue is drained and closed
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) + std::fs::metadata(&rotated).unwrap().len();
+        assert!(total <= 2 * 600 + 400, "bounded: {total} bytes");
+        assert!(
+            std::fs::read_to_string(&rotated)
+                .unwrap()
+                .lines()
+                .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        );
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        // A sender with no writer behind it: the queue fills, then every line is dropped at once.
+        let (tx, _rx) = std::sync::mpsc::sync_channel(2);
+        let audit = Audit { tx: Some(tx), path: None, dropped: Arc::default() };
+        for _ in 0..10 {
+            audit.refusal("Resolve", None, "x");
+        }
+        assert_eq!(audit.dropped(), 8);
+    }
+}
