@@ -25,7 +25,7 @@ pub fn main_with(args: &[String], env: &Env, stdin: impl std::io::BufRead, stdou
     let debug = env.non_empty("HF_AUTH_DEBUG").is_some_and(hf_auth_proto::env::is_truthy);
     let op = args.get(1).map(|a| Operation::parse(a)).unwrap_or(Operation::Unknown);
     if let Err(why) = run(op, env, stdin, stdout)
-        && (debug || why.starts_with(OIDC_FAILED))
+        && (debug || why.contains(OIDC_FAILED))
     {
         eprintln!("git-credential-hf: {why}");
     }
