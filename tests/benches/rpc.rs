@@ -209,6 +209,9 @@ fn run(opts: &Options) -> anyhow::Result<Report> {
     }
     if opts.wants("homes") {
         let quiet = setup::logged_in_world(&hub.endpoint())?;
+        // As on a real machine, ~/.config/hf-auth exists apart from the cache directory (else the
+        // daemon watches their common parent, waiting for the config directory to appear).
+        std::fs::create_dir_all(quiet.dir.path().join("config").join("hf-auth"))?;
         let fresh = setup::Daemon::spawn(&quiet, &quiet.socket())?;
         let qctx = setup::context(&quiet).to_pb();
         let (endpoint, scratch) = (hub.endpoint(), quiet.dir.path().join("homes"));
