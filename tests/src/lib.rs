@@ -7,3 +7,4 @@ pub mod harness;
 pub mod procs;
 pub mod python;
 pub mod sshd;
+pub mod stub_daemon;

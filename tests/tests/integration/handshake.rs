@@ -2,76 +2,22 @@
 //! one a service manager runs is left alone (it would start the same old binary again), and the
 //! user is told how to restart it there.
 
-use hf_auth_proto::pb::{self, hf_auth_server::HfAuth, hf_auth_server::HfAuthServer};
+use hf_auth_proto::pb::{self, hf_auth_server::HfAuthServer};
 use hf_auth_tests::procs::World;
+use hf_auth_tests::stub_daemon::StubDaemon;
 use std::os::unix::fs::PermissionsExt;
-use tonic::{Request, Response, Status};
 
-/// An "old" daemon: answers Status with protocol 999 (saying whether a service manager runs it)
-/// and honours Shutdown; nothing else.
-struct OldDaemon(tokio::sync::mpsc::Sender<()>, bool);
-
-type Stream<T> = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send>>;
-fn no<T>() -> Result<Response<T>, Status> {
-    Err(Status::unimplemented("old daemon"))
-}
-
-#[tonic::async_trait]
-impl HfAuth for OldDaemon {
-    type DeviceLoginStream = Stream<pb::DeviceLoginEvent>;
-    type WatchStream = Stream<pb::WatchEvent>;
-    async fn login(&self, _: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
-        no()
-    }
-    async fn device_login(
-        &self,
-        _: Request<pb::DeviceLoginRequest>,
-    ) -> Result<Response<Self::DeviceLoginStream>, Status> {
-        no()
-    }
-    async fn logout(&self, _: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
-        no()
-    }
-    async fn switch(&self, _: Request<pb::SwitchRequest>) -> Result<Response<pb::SwitchResponse>, Status> {
-        no()
-    }
-    async fn list(&self, _: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
-        no()
-    }
-    async fn resolve(&self, _: Request<pb::ResolveRequest>) -> Result<Response<pb::ResolveResponse>, Status> {
-        // An old daemon answers without the protocol header (and would ignore routing).
-        Ok(Response::new(pb::ResolveResponse { token: OLD_TOKEN.into(), ..Default::default() }))
-    }
-    async fn who_am_i(&self, _: Request<pb::WhoAmIRequest>) -> Result<Response<pb::WhoAmIResponse>, Status> {
-        no()
-    }
-    async fn forget_who_am_i(
-        &self,
-        _: Request<pb::ForgetWhoAmIRequest>,
-    ) -> Result<Response<pb::ForgetWhoAmIResponse>, Status> {
-        no()
-    }
-    async fn watch(&self, _: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
-        no()
-    }
-    async fn migrate_storage(
-        &self,
-        _: Request<pb::MigrateStorageRequest>,
-    ) -> Result<Response<pb::MigrateStorageResponse>, Status> {
-        no()
-    }
-    async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
-        Ok(Response::new(pb::StatusResponse {
-            protocol: 999,
-            version: "0.0.1".into(),
-            service_managed: self.1,
-            ..Default::default()
-        }))
-    }
-    async fn shutdown(&self, _: Request<pb::ShutdownRequest>) -> Result<Response<pb::ShutdownResponse>, Status> {
-        let _ = self.0.send(()).await;
-        Ok(Response::new(pb::ShutdownResponse {}))
-    }
+/// An "old" daemon: answers Status with protocol 999 (saying whether a service manager runs it),
+/// Resolve without the protocol header (and would ignore routing), and honours Shutdown.
+fn old(tx: tokio::sync::mpsc::Sender<()>, service_managed: bool) -> StubDaemon {
+    StubDaemon::new()
+        .with_status(move || {
+            Ok(pb::StatusResponse { protocol: 999, version: "0.0.1".into(), service_managed, ..Default::default() })
+        })
+        .with_resolve(|| Ok(pb::ResolveResponse { token: OLD_TOKEN.into(), ..Default::default() }))
+        .on_shutdown(move || {
+            let _ = tx.try_send(());
+        })
 }
 
 type Served = tokio::task::JoinHandle<Result<(), tonic::transport::Error>>;
@@ -83,7 +29,7 @@ fn old_daemon(w: &World, service_managed: bool) -> Served {
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
     tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(HfAuthServer::new(OldDaemon(tx, service_managed)))
+            .add_service(HfAuthServer::new(old(tx, service_managed)))
             .serve_with_incoming_shutdown(tokio_stream::wrappers::UnixListenerStream::new(listener), async move {
                 rx.recv().await;
             }),
