@@ -50,7 +50,7 @@ pub struct Request<'a> {
 /// What the home holds that routing looks at.
 pub struct Holdings<'a> {
     /// Stored token names, in file order.
-    pub names: &'a [String],
+    pub names: &'a [&'a str],
     /// The active token's name, when it is a stored one.
     pub active: Option<&'a str>,
     /// What each stored token may do at the request's repo, when its whoami answer is known.
@@ -88,7 +88,7 @@ pub fn choose(
     by_scope: bool,
     name_from: &'static str,
 ) -> Result<Decision, RouteError> {
-    let has = |n: &str| home.names.iter().any(|m| m == n);
+    let has = |n: &str| home.names.contains(&n);
     if let Some(name) = req.token_name {
         if !has(name) {
             return Err(RouteError::UnknownName(name.to_owned(), name_from));
@@ -113,22 +113,23 @@ pub fn choose(
         let need = if req.access == Access::Write { Level::Write } else { Level::Read };
         match home.active_level {
             Some(l) if l < need => {
-                let able: Vec<&String> = home
+                let able: Vec<&str> = home
                     .names
                     .iter()
-                    .filter(|n| Some(n.as_str()) != home.active)
+                    .copied()
+                    .filter(|n| Some(*n) != home.active)
                     .filter(|n| (home.levels)(n).is_some_and(|l| l >= need))
                     .collect();
                 match able.as_slice() {
                     [one] => {
-                        return Ok(Decision { pick: Some(Pick { name: (*one).clone(), why: Why::Scope }), notes });
+                        return Ok(Decision { pick: Some(Pick { name: (*one).to_owned(), why: Why::Scope }), notes });
                     }
                     [] => notes.push(format!("the active token cannot {} {repo}, and no other stored token is known to", verb(need))),
                     many => notes.push(format!(
                         "the active token cannot {} {repo}; {} stored tokens can ({}), so none is chosen: add a [[route]] rule",
                         verb(need),
                         many.len(),
-                        many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        many.join(", ")
                     )),
                 }
             }
@@ -168,8 +169,8 @@ mod tests {
         .unwrap()
     }
 
-    fn names() -> Vec<String> {
-        ["personal", "acme-write", "lab", "reader"].iter().map(|s| s.to_string()).collect()
+    fn names() -> Vec<&'static str> {
+        vec!["personal", "acme-write", "lab", "reader"]
     }
 
     fn decide(

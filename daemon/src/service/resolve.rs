@@ -59,29 +59,13 @@ pub(super) async fn routed(daemon: &Arc<Daemon>, ctx: &ClientContext, username: 
         return Ok(a);
     }
     let settings = daemon.routes.current();
-    let names: Vec<String> = snapshot.stored.file.sections.iter().map(|s| s.name.clone()).collect();
-    let active_name = active.token.as_ref().and_then(|t| home.name_of(&snapshot, t));
-    let levels = match (&repo, settings.by_scope && ctx.routing.token_name.is_none()) {
-        (Some(repo), true) => levels(daemon, &ctx, &snapshot, &home, repo, active.token.as_ref()).await,
-        _ => Levels::default(),
+    // Nothing to route by (no name, no repo, no rules): the active token, with no more work.
+    let routes = ctx.routing.token_name.is_some() || repo.is_some() || !settings.rules.is_empty();
+    let decision = if routes {
+        decide(daemon, &ctx, &snapshot, &home, repo.as_ref(), active.token.as_ref(), &settings).await?
+    } else {
+        route::Decision::default()
     };
-    let request = route::Request {
-        token_name: ctx.routing.token_name.as_deref(),
-        repo: repo.as_ref(),
-        cwd: ctx.routing.cwd.as_deref(),
-        access: ctx.routing.access,
-    };
-    let levels_of = |n: &str| levels.by_name.get(n).copied();
-    let decision = {
-        let holdings = route::Holdings {
-            names: &names,
-            active: active_name.as_deref(),
-            levels: &levels_of,
-            active_level: levels.active,
-        };
-        route::choose(&request, &holdings, &settings.rules, settings.by_scope, "HF_AUTH_TOKEN_NAME / --token-name")
-    }
-    .map_err(|e| Error::FailedPrecondition(e.to_string()))?;
     let mut answer = match &decision.pick {
         Some(pick) => {
             let token = stored_token(&home, &snapshot, &pick.name).await?;
@@ -110,6 +94,39 @@ pub(super) async fn routed(daemon: &Arc<Daemon>, ctx: &ClientContext, username: 
     };
     answer.notes = decision.notes;
     Ok(answer)
+}
+
+/// Steps 2–5 of the precedence (`route::choose`), with the whoami answers scope needs.
+async fn decide(
+    daemon: &Arc<Daemon>,
+    ctx: &ClientContext,
+    snapshot: &Snapshot,
+    home: &Home,
+    repo: Option<&RepoId>,
+    active: Option<&Token>,
+    settings: &route::loaded::RouteSettings,
+) -> Result<route::Decision> {
+    let names: Vec<&str> = snapshot.stored.file.sections.iter().map(|s| s.name.as_str()).collect();
+    let active_name = active.and_then(|t| home.name_of(snapshot, t));
+    let levels = match (repo, settings.by_scope && ctx.routing.token_name.is_none()) {
+        (Some(repo), true) => levels(daemon, ctx, snapshot, home, repo, active).await,
+        _ => Levels::default(),
+    };
+    let request = route::Request {
+        token_name: ctx.routing.token_name.as_deref(),
+        repo,
+        cwd: ctx.routing.cwd.as_deref(),
+        access: ctx.routing.access,
+    };
+    let levels_of = |n: &str| levels.by_name.get(n).copied();
+    let holdings = route::Holdings {
+        names: &names,
+        active: active_name.as_deref(),
+        levels: &levels_of,
+        active_level: levels.active,
+    };
+    route::choose(&request, &holdings, &settings.rules, settings.by_scope, "HF_AUTH_TOKEN_NAME / --token-name")
+        .map_err(|e| Error::FailedPrecondition(e.to_string()))
 }
 
 /// The answer for `token`: its stored name, owner (when cached) and expiry.
