@@ -168,8 +168,8 @@ impl HfAuth for Service {
             resolve::resolve(&self.daemon, req).await
         }
         .await
-        .map(Response::new)
-        .map_err(Status::from);
+        .map(versioned)
+        .map_err(versioned_error);
         match &answer {
             Ok(a) if !a.get_ref().token.is_empty() => self.daemon.audit.handout(
                 "Resolve",

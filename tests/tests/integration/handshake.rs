@@ -90,3 +90,41 @@ async fn a_service_managed_daemon_of_another_protocol_is_left_running_and_the_re
     assert!(!server.is_finished(), "git's helper shut it down");
     server.abort();
 }
+
+/// Requests the world's daemon has served, as `hf-auth status` reports them (its own included).
+async fn requests_served(w: &World) -> u64 {
+    let r = w.run("hf-auth", &["status", "--json"], None).await.ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    v["requests_served"].as_u64().expect("requests_served")
+}
+
+/// Against a daemon of this version, `hf-auth token` and git's helper make exactly one request:
+/// the answer carries the protocol header, so no handshake follows it (a Resolve answered
+/// without the header cost a second connection, a Status and the Resolve again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_round_trip_commands_make_one_request_to_a_current_daemon() {
+    let w = World::new("http://127.0.0.1:9");
+    std::fs::write(w.hf_home().join("token"), "hf_current_TTTTTTTTTTTTTTTTTTTTTTTTTTTT").unwrap();
+    let first = requests_served(&w).await;
+    // What asking costs by itself (the status command's own handshake and Status).
+    let asking = requests_served(&w).await - first;
+    let made = |before: u64, after: u64| after - before - asking;
+
+    let before = requests_served(&w).await;
+    let r = w.run("hf-auth", &["token"], None).await.ok();
+    assert_eq!(r.stdout().trim(), "hf_current_TTTTTTTTTTTTTTTTTTTTTTTTTTTT");
+    let after = requests_served(&w).await;
+    assert_eq!(made(before, after), 1, "hf-auth token");
+
+    let git = w.run("git-credential-hf", &["get"], Some("protocol=http\nhost=127.0.0.1:9\n\n")).await.ok();
+    assert!(git.stdout().contains("password=hf_current_TTTTTTTTTTTTTTTTTTTTTTTTTTTT"), "{}", git.stdout());
+    let (before, after) = (after, requests_served(&w).await);
+    assert_eq!(made(before, after), 1, "git-credential-hf get");
+
+    // A refused Resolve (a name that is not stored) carries the header too.
+    let missing = w.run("hf-auth", &["token", "--token-name", "nope"], None).await;
+    assert_ne!(missing.code(), 0);
+    assert!(missing.stderr().contains("nope"), "{}", missing.stderr());
+    let (before, after) = (after, requests_served(&w).await);
+    assert_eq!(made(before, after), 1, "a refused Resolve");
+}
