@@ -5,7 +5,14 @@
 //! It never slows a request: the request path only builds a small [`Entry`] (no I/O: the peer's
 //! pid, uid and executable were read when its connection was accepted) and hands it to a bounded
 //! queue with `try_send`; a writer thread appends it. When the queue is full the line is dropped
-//! and counted, and the next line written says how many were lost (`dropped_before`). The file is
+//! and counted, and the next line written says how many were lost (`dropped_before`).
+//!
+//! Nor does it wake a thread per request. The writer writes a line at once when it was idle, then
+//! lingers ([`LINGER`]) before it takes the next batch: lines queued meanwhile cost the request
+//! path an atomic push, not a futex wake and a context switch (waking the writer for every
+//! `Resolve` had doubled its latency and CPU: BENCHMARKS.md). A queue half full, a reader of the
+//! log ([`Audit::sync`], called before `Status` answers, so `hf-auth audit` sees every line) and
+//! the daemon's exit cut the linger short. The file is
 //! bounded: past [`DEFAULT_MAX_BYTES`] it becomes `audit.log.1` (replacing the previous one) and
 //! a new file is started, so the log never holds more than twice that.
 //!
@@ -18,14 +25,18 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 /// Lines waiting for the writer at most; past it they are dropped (and counted).
 pub const QUEUE: usize = 1024;
 /// `audit.log` is rotated to `audit.log.1` past this size.
 pub const DEFAULT_MAX_BYTES: u64 = 4 * 1024 * 1024;
+/// How long the writer waits after a batch before it takes the next one (unless woken): under
+/// load, at most this many wake-ups a second per [`LINGER`], whatever the request rate.
+pub const LINGER: Duration = Duration::from_millis(20);
 
 /// One line of the log.
 #[derive(Debug, Clone, Serialize)]
@@ -93,27 +104,82 @@ fn rfc3339<S: serde::Serializer>(t: &std::time::SystemTime, s: S) -> Result<S::O
 pub struct Audit {
     tx: Option<SyncSender<Entry>>,
     path: Option<PathBuf>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Shared>,
+}
+
+/// What the front end and the writer share.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Lines lost because the queue was full.
+    dropped: AtomicU64,
+    /// Lines queued and not yet written.
+    pending: AtomicUsize,
+    /// Batches written (one write each, unless a batch outgrew the write size).
+    batches: AtomicU64,
+    /// The writer, to cut its linger short.
+    writer: OnceLock<std::thread::Thread>,
+    /// Signalled after every batch, for [`Audit::sync`].
+    written: Mutex<()>,
+    written_cv: Condvar,
+}
+
+impl Shared {
+    fn wake_writer(&self) {
+        if let Some(writer) = self.writer.get() {
+            writer.unpark();
+        }
+    }
 }
 
 impl Audit {
     /// No log (tests that do not look at it, a daemon without a state directory).
     pub fn disabled() -> Self {
-        Self { tx: None, path: None, dropped: Arc::default() }
+        Self { tx: None, path: None, shared: Arc::default() }
     }
 
     /// Starts the writer thread for `path`. The file is opened (and its directory made) by the
     /// writer, so a problem there is logged and never stops the daemon.
     pub fn start(path: PathBuf, max_bytes: u64) -> Self {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
-        let dropped = Arc::new(AtomicU64::new(0));
-        let writer = Writer { path: path.clone(), max_bytes, file: None, dropped: dropped.clone() };
+        let shared = Arc::new(Shared::default());
+        let writer = Writer { path: path.clone(), max_bytes, file: None, shared: shared.clone() };
         let spawned = std::thread::Builder::new().name("hf-authd-audit".into()).spawn(move || writer.run(rx));
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "cannot start the audit log writer; no audit log");
-            return Self::disabled();
+        match spawned {
+            Ok(handle) => {
+                let _ = shared.writer.set(handle.thread().clone());
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the audit log writer; no audit log");
+                return Self::disabled();
+            }
         }
-        Self { tx: Some(tx), path: Some(path), dropped }
+        Self { tx: Some(tx), path: Some(path), shared }
+    }
+
+    /// Lines are queued that the file does not have yet.
+    pub fn has_pending(&self) -> bool {
+        self.shared.pending.load(Ordering::Acquire) > 0
+    }
+
+    /// Waits (at most `timeout`) until every line queued so far is in the file; true if it is.
+    /// Immediate when nothing is queued.
+    pub fn sync(&self, timeout: Duration) -> bool {
+        if self.shared.pending.load(Ordering::Acquire) == 0 {
+            return true;
+        }
+        self.shared.wake_writer();
+        let guard = self.shared.written.lock().unwrap_or_else(|e| e.into_inner());
+        let (_guard, waited) = self
+            .shared
+            .written_cv
+            .wait_timeout_while(guard, timeout, |()| self.shared.pending.load(Ordering::Acquire) > 0)
+            .unwrap_or_else(|e| e.into_inner());
+        !waited.timed_out()
+    }
+
+    /// Batches the writer has written (each one write to the file, for lines that queued together).
+    pub fn batches(&self) -> u64 {
+        self.shared.batches.load(Ordering::Relaxed)
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -122,7 +188,7 @@ impl Audit {
 
     /// Lines dropped so far because the writer fell behind.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.shared.dropped.load(Ordering::Relaxed)
     }
 
     /// A secret was handed out: `answer` is what `Resolve` returned (its token is not read).
@@ -156,10 +222,14 @@ impl Audit {
 
     fn send(&self, entry: Entry) {
         let Some(tx) = &self.tx else { return };
+        let pending = self.shared.pending.fetch_add(1, Ordering::AcqRel) + 1;
         match tx.try_send(entry) {
+            // Half full: the writer takes the batch now rather than after its linger.
+            Ok(()) if pending == QUEUE / 2 => self.shared.wake_writer(),
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.shared.pending.fetch_sub(1, Ordering::AcqRel);
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -185,12 +255,12 @@ struct Writer {
     path: PathBuf,
     max_bytes: u64,
     file: Option<File>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Shared>,
 }
 
 impl Writer {
     /// Writes what is queued in batches: under load one write (and one size check) serves many
-    /// lines, so the log costs the daemon little more than the lines' encoding.
+    /// lines, and one wake-up of this thread many requests (see the module's comment).
     fn run(mut self, rx: Receiver<Entry>) {
         let mut reported = 0;
         // A batch stays well under the size bound, so rotation keeps the log bounded.
@@ -198,9 +268,10 @@ impl Writer {
         let mut batch = Vec::with_capacity(4096);
         while let Ok(first) = rx.recv() {
             let queued = std::iter::once(first).chain(rx.try_iter().take(QUEUE)).collect::<Vec<_>>();
-            let last = queued.len() - 1;
+            let taken = queued.len();
+            let last = taken - 1;
             for (i, mut entry) in queued.into_iter().enumerate() {
-                let dropped = self.dropped.load(Ordering::Relaxed);
+                let dropped = self.shared.dropped.load(Ordering::Relaxed);
                 if dropped > reported {
                     entry.dropped_before = Some(dropped - reported);
                     reported = dropped;
@@ -216,6 +287,12 @@ impl Writer {
                     batch.clear();
                 }
             }
+            self.shared.batches.fetch_add(1, Ordering::Relaxed);
+            self.shared.pending.fetch_sub(taken, Ordering::AcqRel);
+            drop(self.shared.written.lock().unwrap_or_else(|e| e.into_inner()));
+            self.shared.written_cv.notify_all();
+            // Lines that arrive now wait here for the next batch, without waking this thread.
+            std::thread::park_timeout(LINGER);
         }
     }
 
@@ -332,10 +409,31 @@ mod tests {
     }
 
     #[test]
+    fn a_steady_stream_of_handouts_is_written_in_few_batches_and_sync_waits_for_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let audit = Audit::start(path.clone(), DEFAULT_MAX_BYTES);
+        let answer = pb::ResolveResponse { name: "n".into(), reason: 6, ..Default::default() };
+        // One handout every 100 µs (about one client's Resolve rate): a writer woken by each
+        // would write about 200 batches.
+        for _ in 0..200 {
+            audit.handout("Resolve", None, &answer, "https://huggingface.co");
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        assert!(audit.sync(Duration::from_secs(10)), "sync timed out");
+        // Right after sync, with no waiting: every line is in the file.
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 200);
+        let batches = audit.batches();
+        // 200 lines over >= 20 ms, one batch per LINGER at most, plus the first line's own.
+        assert!(batches <= 200 / 4, "{batches} batches for 200 lines: the writer woke for each");
+        assert!(audit.sync(Duration::ZERO), "nothing pending: sync is immediate");
+    }
+
+    #[test]
     fn a_full_queue_drops_and_counts_instead_of_waiting() {
         // A sender with no writer behind it: the queue fills, then every line is dropped at once.
         let (tx, _rx) = std::sync::mpsc::sync_channel(2);
-        let audit = Audit { tx: Some(tx), path: None, dropped: Arc::default() };
+        let audit = Audit { tx: Some(tx), path: None, shared: Arc::default() };
         for _ in 0..10 {
             audit.refusal("Resolve", None, "x");
         }

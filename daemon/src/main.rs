@@ -94,12 +94,7 @@ fn start(args: Args, env: &Env) -> anyhow::Result<()> {
     };
     // Bind before the runtime starts, so "already running" is reported at once.
     let bound = run::acquire(&socket)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("hf-authd")
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = hf_authd::server::runtime().context("starting the async runtime")?;
     runtime.block_on(run::run(opts, bound, run::signals()))
 }
 

@@ -189,7 +189,10 @@ pub async fn run(
             () = idle => tracing::info!("idle timeout reached"),
         }
     };
-    let result = crate::server::serve(daemon, listener, forward_listener, stop).await;
+    let result = crate::server::serve(daemon.clone(), listener, forward_listener, stop).await;
+    // The last handouts' lines, still in the writer's queue, reach the file before we exit.
+    let d = daemon.clone();
+    let _ = tokio::task::spawn_blocking(move || d.audit.sync(Duration::from_secs(1))).await;
     refresher.abort();
     if let Some(follow) = follow {
         follow.abort();

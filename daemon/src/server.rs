@@ -74,6 +74,13 @@ pub async fn serve(
     Ok(())
 }
 
+/// The async runtime hf-authd serves on (the benchmarks' bare tonic baseline uses the same):
+/// two workers, so one slow request never holds up the rest. A current-thread runtime measured
+/// the same within this machine's noise (BENCHMARKS.md), so the safer one stays.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("hf-authd").enable_all().build()
+}
+
 /// The HTTP/2 server settings hf-authd serves with (the benchmarks' bare tonic baseline uses
 /// the same).
 pub fn builder() -> Server {

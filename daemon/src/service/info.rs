@@ -103,7 +103,15 @@ pub(super) async fn whoami(daemon: &Arc<Daemon>, req: pb::WhoAmIRequest) -> Resu
     })
 }
 
+/// How long `Status` waits for the audit log's writer at most.
+const AUDIT_SYNC: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub(super) async fn status(daemon: &Arc<Daemon>, req: pb::StatusRequest) -> Result<pb::StatusResponse> {
+    // `hf-auth audit` reads the log after this answer: every handout so far is in the file first.
+    if daemon.audit.has_pending() {
+        let d = daemon.clone();
+        tokio::task::spawn_blocking(move || d.audit.sync(AUDIT_SYNC)).await?;
+    }
     // The caller's own view first (it may open its home, which the list below then includes).
     let caller = match req.context {
         Some(ctx) => {

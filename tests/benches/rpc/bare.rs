@@ -1,6 +1,6 @@
 //! The baseline for `Resolve`: a bare tonic server of the same service, whose `Resolve` returns a
 //! fixed answer of the same size as hf-authd's, run as a separate process (this bench binary again,
-//! `--bare-tonic-server PATH`) with hf-authd's runtime (multi-thread, 2 workers) and server
+//! `--bare-tonic-server PATH`) with hf-authd's runtime (`hf_authd::server::runtime`) and server
 //! settings (`hf_authd::server::builder`) and hf-authd's accept loop (`hf_authd::conns`). What
 //! hf-authd costs above it is its own work: context decoding, the home lookup, routing, the
 //! interceptor.
@@ -14,7 +14,7 @@ pub const FLAG: &str = "--bare-tonic-server";
 
 /// Server side: serves `socket` until killed.
 pub fn serve(socket: &Path) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = hf_authd::server::runtime()?;
     runtime.block_on(async {
         let listener = tokio::net::UnixListener::bind(socket)?;
         println!("ready");

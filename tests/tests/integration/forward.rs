@@ -399,3 +399,20 @@ async fn a_mounted_forward_socket_serves_root_and_the_owner_and_refuses_a_third_
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `hf-auth audit` right after handouts lists every one of them: the writer batches lines (it
+/// lingers between batches instead of waking per request), and `Status` waits for what is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hf_auth_audit_lists_the_handouts_made_just_before_it() {
+    let w = World::new("http://127.0.0.1:9");
+    std::fs::write(w.hf_home().join("token"), WRITE).unwrap();
+    for _ in 0..5 {
+        let r = w.run("hf-auth", &["token"], None).await.ok();
+        assert_eq!(r.stdout().trim(), WRITE);
+    }
+    let r = w.run("hf-auth", &["audit", "--json"], None).await.ok();
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&r.stdout()).expect("audit --json is a JSON array");
+    let handouts = entries.iter().filter(|e| e["event"] == "handout" && e["rpc"] == "Resolve").count();
+    assert_eq!(handouts, 5, "{entries:?}");
+    assert!(!r.stdout().contains(WRITE), "the audit log holds the secret");
+}
