@@ -8,6 +8,7 @@
 
 use futures_util::task::AtomicWaker;
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -154,7 +155,8 @@ fn close_quietest(slots: &mut HashMap<u64, Arc<Slot>>) -> bool {
     }
 }
 
-/// A connection as the server sees it: the Unix stream, failing once the registry closes it.
+/// A connection as the server sees it: the Unix stream, failing once the registry closes it
+/// or when its peer stays silent past the handshake deadline.
 #[derive(Debug)]
 pub struct Conn {
     inner: UnixStream,
@@ -162,6 +164,9 @@ pub struct Conn {
     id: u64,
     slot: Arc<Slot>,
     registry: Arc<Registry>,
+    /// Until the peer's first bytes: when to give up on it. A timer polled with the
+    /// connection's own reads, so a connection costs no task of its own.
+    silent_until: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Drop for Conn {
@@ -171,12 +176,19 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    fn check(&self, cx: &Context<'_>) -> io::Result<()> {
+    fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         self.slot.waker.register(cx.waker());
+        if let Some(deadline) = &mut self.silent_until {
+            if self.slot.spoke.load(Ordering::Relaxed) {
+                self.silent_until = None;
+            } else if deadline.as_mut().poll(cx).is_ready() {
+                self.slot.close();
+            }
+        }
         if self.slot.closed.load(Ordering::Acquire) {
             return Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
-                "closed by hf-authd (idle, or making room for another connection)",
+                "closed by hf-authd (silent, idle, or making room for another connection)",
             ));
         }
         Ok(())
@@ -245,53 +257,63 @@ fn is_exhaustion(e: &io::Error) -> bool {
     )
 }
 
+const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+
 /// The connections accepted on `listener`, for `serve_with_incoming`, each tagged with `origin`.
-/// The accept loop runs as its own task and ends when the server stops taking connections.
-pub fn incoming(
+/// Accepting happens as the server polls this stream, in its own task: no task or channel of
+/// its own stands between a client's connect and its first request.
+pub fn incoming(listener: UnixListener, limits: Limits, origin: Origin) -> Incoming {
+    Incoming { listener, limits, origin, registry: Arc::default(), pause: None, backoff: FIRST_BACKOFF }
+}
+
+/// The accept loop, as a stream (see [`incoming`]). It never yields an error: failures are
+/// logged, and running out of descriptors pauses it.
+#[derive(Debug)]
+pub struct Incoming {
     listener: UnixListener,
     limits: Limits,
     origin: Origin,
-) -> tokio_stream::wrappers::ReceiverStream<io::Result<Conn>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let registry = Arc::new(Registry::default());
-    tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(5);
+    registry: Arc<Registry>,
+    /// After EMFILE and the like: no accept until this fires.
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+    backoff: Duration,
+}
+
+impl tokio_stream::Stream for Incoming {
+    type Item = io::Result<Conn>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
         loop {
-            let accepted = tokio::select! {
-                a = listener.accept() => a,
-                () = tx.closed() => return,
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) if is_exhaustion(&e) => {
-                    let freed = registry.close_quietest();
-                    tracing::warn!(error = %e, freed, pause_ms = backoff.as_millis() as u64, "cannot accept a connection; closed the quietest and pausing");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
+            if let Some(pause) = &mut this.pause {
+                if pause.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.pause = None;
+            }
+            let stream = match this.listener.poll_accept(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok((stream, _))) => stream,
+                Poll::Ready(Err(e)) if is_exhaustion(&e) => {
+                    let freed = this.registry.close_quietest();
+                    tracing::warn!(error = %e, freed, pause_ms = this.backoff.as_millis() as u64, "cannot accept a connection; closed the quietest and pausing");
+                    this.pause = Some(Box::pin(tokio::time::sleep(this.backoff)));
+                    this.backoff = (this.backoff * 2).min(Duration::from_secs(1));
                     continue;
                 }
-                Err(e) => {
+                Poll::Ready(Err(e)) => {
                     tracing::debug!(error = %e, "accept failed");
                     continue;
                 }
             };
-            backoff = Duration::from_millis(5);
-            let (id, slot) = registry.admit(limits.max);
-            let silent = slot.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(limits.handshake).await;
-                if !silent.spoke.load(Ordering::Relaxed) {
-                    silent.close();
-                }
-            });
-            let peer = PeerInfo::of(&stream, origin);
-            let conn = Conn { inner: stream, peer, id, slot, registry: registry.clone() };
-            if tx.send(Ok(conn)).await.is_err() {
-                return;
-            }
+            this.backoff = FIRST_BACKOFF;
+            let (id, slot) = this.registry.admit(this.limits.max);
+            let peer = PeerInfo::of(&stream, this.origin);
+            let silent_until = Some(Box::pin(tokio::time::sleep(this.limits.handshake)));
+            let registry = this.registry.clone();
+            return Poll::Ready(Some(Ok(Conn { inner: stream, peer, id, slot, registry, silent_until })));
         }
-    });
-    tokio_stream::wrappers::ReceiverStream::new(rx)
+    }
 }
 
 #[cfg(test)]
