@@ -9,7 +9,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 tests/install-deps.sh
 tests/setup-python.sh
-# Process-level tests spawn hf-authd, hf-auth and git-credential-hf from target/debug.
+# Process-level tests spawn hf-authd, hf-auth and git-credential-hf from target/<host triple>/debug.
 cargo build --workspace --bins --quiet
 # The library's example (the real hf-hub crate) that a test runs against the fake Hub.
 cargo build -p hf-auth --examples --quiet

@@ -7,6 +7,7 @@ pub mod autostart;
 pub mod cli;
 pub mod commands;
 pub mod connect;
+pub mod entry;
 pub mod failure;
 pub mod git;
 pub mod git_credential;

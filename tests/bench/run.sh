@@ -67,6 +67,22 @@ python_version="none"
 if [ -x "$root/.venv/bin/python" ]; then
   python_version="$("$root/.venv/bin/python" -c 'import sys, huggingface_hub as h; print(f"Python {sys.version.split()[0]}, huggingface_hub {h.__version__}")' 2>/dev/null || echo none)"
 fi
+# How the measured binaries are linked (RUSTFLAGS in the environment would replace the config's).
+triple="$(rustc -vV | sed -n 's/^host: //p')"
+bin_dir="${HF_AUTH_BENCH_BIN_DIR:-$root/target/$triple/release}"
+linking=""
+for b in hf-authd hf-auth git-credential-hf; do
+  if ! command -v readelf >/dev/null 2>&1; then
+    kind="not inspected (no readelf)"
+  elif readelf -lW "$bin_dir/$b" 2>/dev/null | grep -q 'INTERP'; then
+    kind="dynamic"
+  elif readelf -dW "$bin_dir/$b" 2>/dev/null | grep -q 'PIE'; then
+    kind="static-pie"
+  else
+    kind="static"
+  fi
+  linking="$linking${linking:+, }\`$b\` $kind"
+done
 kept=""
 if [ -f "$root/BENCHMARKS.md" ]; then
   kept="$(awk '/^## Changes made from these numbers/ {keep = 1} keep' "$root/BENCHMARKS.md")"
@@ -80,7 +96,8 @@ fi
     echo "**Smoke mode: tiny counts, for checking that every measurement runs. The numbers mean nothing.**"
   fi
   echo "Figures are medians (or percentiles) over many runs; every ratio is to a baseline measured in the"
-  echo "same run. Binaries: the workspace's release profile (root Cargo.toml)."
+  echo "same run. Binaries: the workspace's release profile (root Cargo.toml), linked as"
+  echo ".cargo/config.toml says: $linking."
   echo
   echo "## Machine"
   echo

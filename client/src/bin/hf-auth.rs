@@ -1,4 +1,7 @@
 //! `hf-auth`: parse flags, run one command, map the result to an exit code (0 ok, 1 failure, 2 usage).
+//! Its `main` is C's (`hf_auth::entry`): scripts call `hf-auth token` often, so start-up counts.
+
+#![no_main]
 
 use clap::Parser;
 use hf_auth::cli::Cli;
@@ -6,9 +9,10 @@ use hf_auth::failure::Failure;
 use hf_auth::output::Out;
 use hf_auth::session::Session;
 use hf_auth_proto::Env;
-use std::process::ExitCode;
 
-fn main() -> ExitCode {
+hf_auth::c_main!(run);
+
+fn run() -> u8 {
     let cli = Cli::parse();
     let env = Env::from_process();
     let out = Out::new(cli.output.format(), env.non_empty("NO_COLOR").is_some());
@@ -20,11 +24,11 @@ fn main() -> ExitCode {
         runtime.block_on(hf_auth::commands::run(cli, session))
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(Failure::Message(text)) => {
             out.error(&text);
-            ExitCode::FAILURE
+            1
         }
-        Err(Failure::Exit(code)) => ExitCode::from(code),
+        Err(Failure::Exit(code)) => code,
     }
 }
