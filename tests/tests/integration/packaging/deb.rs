@@ -30,7 +30,6 @@ fn deb_ships_binaries_units_man_page_and_completions() {
     assert!(deb.is_file(), "{} does not exist", deb.display());
     let d = deb.as_os_str();
     assert_eq!(dpkg_deb(&["-f".as_ref(), d, "Package".as_ref()]).trim(), "hf-auth");
-    assert!(dpkg_deb(&["-f".as_ref(), d, "Depends".as_ref()]).contains("libc6"), "dpkg-shlibdeps found no libc6");
 
     let listing = dpkg_deb(&["-c".as_ref(), d]);
     let shipped: Vec<&str> =
@@ -55,6 +54,19 @@ fn deb_ships_binaries_units_man_page_and_completions() {
     let exec = key(&unit_keys(&unit), "ExecStart").join(" ");
     let program = exec.split_whitespace().next().unwrap_or_default();
     assert_eq!(program, "/usr/bin/hf-authd", "the unit must start the packaged daemon");
+    // The binaries are what the benchmarks measured: static PIEs on Linux/glibc
+    // (.cargo/config.toml). A dynamic one (a build with RUSTFLAGS replacing the config's flags)
+    // must at least declare the libc it loads (cargo-deb's `$auto`, from dpkg-shlibdeps).
+    let depends = dpkg_deb(&["-f".as_ref(), d, "Depends".as_ref()]);
+    assert!(has_interpreter(&std::fs::read("/bin/sh").expect("read /bin/sh")), "the check must see a dynamic binary");
+    for bin in ["hf-authd", "hf-auth", "git-credential-hf"] {
+        let elf = std::fs::read(root.path().join("usr/bin").join(bin)).expect("read a packaged binary");
+        match has_interpreter(&elf) {
+            false => assert!(cfg!(all(target_os = "linux", target_env = "gnu")), "{bin} is static off glibc"),
+            true if in_ci() => panic!("{bin} is dynamically linked: .cargo/config.toml's +crt-static was not applied"),
+            true => assert!(depends.contains("libc6"), "{bin} is dynamic but the package does not depend on libc6"),
+        }
+    }
     let packaged = root.path().join(program.trim_start_matches('/'));
     let version = scrubbed(&packaged).arg("--version").output().expect("run the packaged hf-authd");
     assert_eq!(text(&version).trim(), format!("hf-authd {}", env!("CARGO_PKG_VERSION")));
@@ -77,4 +89,17 @@ fn deb_ships_binaries_units_man_page_and_completions() {
         let (ok, ours) = verify(&analyze, &units, &["hf-authd.socket", "hf-authd.service"]);
         assert!(ours.is_empty() && ok, "the packaged units do not verify:\n{}", ours.join("\n"));
     }
+}
+
+/// Does this ELF64 (little-endian) file name a dynamic loader (a `PT_INTERP` program header)?
+fn has_interpreter(elf: &[u8]) -> bool {
+    assert!(elf.len() > 0x40 && elf[..4] == *b"\x7fELF" && elf[4] == 2 && elf[5] == 1, "not a little-endian ELF64");
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (entsize, count) = (u16_at(0x36), u16_at(0x38));
+    const PT_INTERP: u32 = 3;
+    (0..count).any(|i| {
+        let at = phoff + i * entsize;
+        u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == PT_INTERP
+    })
 }
