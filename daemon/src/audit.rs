@@ -178,7 +178,8 @@ impl Audit {
     }
 
     /// Batches the writer has written (each one write to the file, for lines that queued together).
-    pub fn batches(&self) -> u64 {
+    #[cfg(test)]
+    fn batches(&self) -> u64 {
         self.shared.batches.load(Ordering::Relaxed)
     }
 
