@@ -52,14 +52,14 @@ pub struct Entry {
     pub uid: Option<u32>,
     /// The peer's executable (`/proc/<pid>/exe`); for a forwarded call, the local end of the
     /// forward (ssh, or the container's process).
-    pub exe: Option<String>,
+    pub exe: Option<Arc<str>>,
     /// `local` or `forwarded`.
     pub via: &'static str,
     /// The stored token's name; empty for an env token or one not stored under a name.
     pub token_name: String,
     /// Why this token: env, name, rule, scope, active, username, oidc (see `hf-auth which`).
     #[serde(skip_serializing_if = "str::is_empty")]
-    pub why: String,
+    pub why: &'static str,
     /// For `why = rule`: the rule's number in config.toml.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<u32>,
@@ -82,10 +82,10 @@ impl Entry {
             rpc,
             pid: peer.and_then(|p| p.pid),
             uid: peer.and_then(|p| p.uid),
-            exe: peer.and_then(|p| p.exe.as_deref().map(str::to_owned)),
+            exe: peer.and_then(|p| p.exe.clone()),
             via: peer.map_or(Origin::Local, |p| p.origin).as_str(),
             token_name: String::new(),
-            why: String::new(),
+            why: "",
             rule: None,
             endpoint: String::new(),
             detail: String::new(),
@@ -198,16 +198,16 @@ impl Audit {
         rpc: &'static str,
         peer: Option<&PeerInfo>,
         answer: &hf_auth_proto::pb::ResolveResponse,
-        endpoint: &str,
+        endpoint: String,
     ) {
         if self.tx.is_none() {
             return;
         }
         let mut e = Entry::new("handout", rpc, peer);
         e.token_name = answer.name.clone();
-        e.why = reason_name(answer.reason).to_owned();
+        e.why = reason_name(answer.reason);
         e.rule = (answer.rule_index > 0).then_some(answer.rule_index);
-        e.endpoint = endpoint.to_owned();
+        e.endpoint = endpoint;
         self.send(e);
     }
 
@@ -268,10 +268,10 @@ impl Writer {
         let cap = (self.max_bytes / 8).clamp(1, 64 * 1024) as usize;
         let mut batch = Vec::with_capacity(4096);
         while let Ok(first) = rx.recv() {
-            let queued = std::iter::once(first).chain(rx.try_iter().take(QUEUE)).collect::<Vec<_>>();
-            let taken = queued.len();
-            let last = taken - 1;
-            for (i, mut entry) in queued.into_iter().enumerate() {
+            // Streamed from the queue into the batch: no list of entries is built on the way.
+            let mut taken = 0;
+            for mut entry in std::iter::once(first).chain(rx.try_iter().take(QUEUE)) {
+                taken += 1;
                 let dropped = self.shared.dropped.load(Ordering::Relaxed);
                 if dropped > reported {
                     entry.dropped_before = Some(dropped - reported);
@@ -280,13 +280,12 @@ impl Writer {
                 if serde_json::to_writer(&mut batch, &entry).is_ok() {
                     batch.push(b'\n');
                 }
-                if batch.len() >= cap || i == last {
-                    if let Err(e) = self.write(&batch) {
-                        tracing::warn!(error = %e, path = %self.path.display(), "cannot write the audit log");
-                        self.file = None;
-                    }
-                    batch.clear();
+                if batch.len() >= cap {
+                    self.flush(&mut batch);
                 }
+            }
+            if !batch.is_empty() {
+                self.flush(&mut batch);
             }
             self.shared.batches.fetch_add(1, Ordering::Relaxed);
             self.shared.pending.fetch_sub(taken, Ordering::AcqRel);
@@ -295,6 +294,15 @@ impl Writer {
             // Lines that arrive now wait here for the next batch, without waking this thread.
             std::thread::park_timeout(LINGER);
         }
+    }
+
+    /// Writes `batch` (a problem is logged, the file reopened next time) and empties it.
+    fn flush(&mut self, batch: &mut Vec<u8>) {
+        if let Err(e) = self.write(batch) {
+            tracing::warn!(error = %e, path = %self.path.display(), "cannot write the audit log");
+            self.file = None;
+        }
+        batch.clear();
     }
 
     fn write(&mut self, lines: &[u8]) -> std::io::Result<()> {
@@ -365,7 +373,7 @@ mod tests {
             reason: pb::RouteReason::Name as i32,
             ..Default::default()
         };
-        audit.handout("Resolve", Some(&peer), &answer, "https://huggingface.co");
+        audit.handout("Resolve", Some(&peer), &answer, "https://huggingface.co".into());
         audit.refusal("Login", Some(&peer), "read-only");
         let lines = wait_for_lines(&path, 2);
         assert_eq!(lines[0]["event"], "handout");
@@ -388,7 +396,7 @@ mod tests {
         let audit = Audit::start(path.clone(), 600);
         let answer = pb::ResolveResponse { name: "n".into(), reason: 6, ..Default::default() };
         for _ in 0..20 {
-            audit.handout("Resolve", None, &answer, "https://huggingface.co");
+            audit.handout("Resolve", None, &answer, "https://huggingface.co".into());
         }
         let rotated = dir.path().join("audit.log.1");
         for _ in 0..2000 {
@@ -418,7 +426,7 @@ mod tests {
         // One handout every 100 µs (about one client's Resolve rate): a writer woken by each
         // would write about 200 batches.
         for _ in 0..200 {
-            audit.handout("Resolve", None, &answer, "https://huggingface.co");
+            audit.handout("Resolve", None, &answer, "https://huggingface.co".into());
             std::thread::sleep(Duration::from_micros(100));
         }
         assert!(audit.sync(Duration::from_secs(10)), "sync timed out");

@@ -187,15 +187,17 @@ impl ClientContext {
 
     /// Validates a context received on the wire.
     pub fn from_pb(pb: pb::ClientContext) -> Result<Self, ContextError> {
-        let token = std::path::PathBuf::from(&pb.token_path);
-        let stored_tokens = std::path::PathBuf::from(&pb.stored_tokens_path);
+        // The message's strings are moved, not copied: this runs on every request.
+        let token = std::path::PathBuf::from(pb.token_path);
+        let stored_tokens = std::path::PathBuf::from(pb.stored_tokens_path);
         if !token.is_absolute() || !stored_tokens.is_absolute() {
             return Err(ContextError::RelativePath);
         }
         if token.file_name().is_none() || stored_tokens.file_name().is_none() {
             return Err(ContextError::NoFileName);
         }
-        let endpoint = pb.endpoint.trim_end_matches('/').to_owned();
+        let mut endpoint = pb.endpoint;
+        endpoint.truncate(endpoint.trim_end_matches('/').len());
         if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
             return Err(ContextError::Endpoint);
         }
@@ -206,7 +208,7 @@ impl ClientContext {
         };
         let oauth_client_id =
             if pb.oauth_client_id.is_empty() { DEFAULT_OAUTH_CLIENT_ID.to_owned() } else { pb.oauth_client_id };
-        let cwd = (!pb.cwd.is_empty()).then(|| std::path::PathBuf::from(&pb.cwd));
+        let cwd = (!pb.cwd.is_empty()).then(|| std::path::PathBuf::from(pb.cwd));
         if cwd.as_ref().is_some_and(|c| !c.is_absolute()) {
             return Err(ContextError::RelativePath);
         }

@@ -171,12 +171,9 @@ impl HfAuth for Service {
         .map(versioned)
         .map_err(versioned_error);
         match &answer {
-            Ok(a) if !a.get_ref().token.is_empty() => self.daemon.audit.handout(
-                "Resolve",
-                peer.as_ref(),
-                a.get_ref(),
-                endpoint.as_deref().unwrap_or_default(),
-            ),
+            Ok(a) if !a.get_ref().token.is_empty() => {
+                self.daemon.audit.handout("Resolve", peer.as_ref(), a.get_ref(), endpoint.unwrap_or_default())
+            }
             Err(e) if remote && e.code() == tonic::Code::PermissionDenied => {
                 self.daemon.audit.refusal("Resolve", peer.as_ref(), e.message())
             }

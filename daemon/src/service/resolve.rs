@@ -25,7 +25,6 @@ pub(super) async fn resolve(daemon: &Arc<Daemon>, req: pb::ResolveRequest) -> Re
 
 /// The token `ctx` gets (its answer, reasons included); `username` is git's account, if any.
 pub(super) async fn routed(daemon: &Arc<Daemon>, ctx: &ClientContext, username: String) -> Result<pb::ResolveResponse> {
-    let ctx = ctx.clone();
     let req = pb::ResolveRequest { context: None, username };
     if let Some(oidc) = &ctx.routing.oidc {
         let token = daemon.oidc.token(&daemon.hub, &ctx.endpoint, oidc, ctx.offline).await?;
@@ -39,21 +38,21 @@ pub(super) async fn routed(daemon: &Arc<Daemon>, ctx: &ClientContext, username: 
     // The env token needs no home at all: skip even the lookup.
     if let Some((token, var)) = ctx.env_token_cleaned() {
         let known = daemon.homes.peek(&ctx.paths).map(|h| (h.snapshot(), h));
-        let mut answer = answer(daemon, &ctx, token, Source::Env(var), known.as_ref().map(|(s, h)| (s, &**h)));
+        let mut answer = answer(daemon, ctx, token, Source::Env(var), known.as_ref().map(|(s, h)| (s, &**h)));
         answer.reason = pb::RouteReason::Env as i32;
         return Ok(answer);
     }
-    let home = home(daemon, &ctx).await?;
+    let home = home(daemon, ctx).await?;
     let snapshot = home.snapshot();
-    let active = resolve::resolve(&ctx, &snapshot)?;
+    let active = resolve::resolve(ctx, &snapshot)?;
     let repo = ctx.routing.repo.as_deref().and_then(RepoId::parse);
     // git asked for a specific account: that account's stored token, if there is one.
     if !req.username.is_empty()
         && let Some(token) = &active.token
         && daemon.whoami.peek(&ctx.endpoint, token).map(|w| w.name.clone()).as_deref() != Some(req.username.as_str())
-        && let Some(other) = stored_token_of(daemon, &ctx, &snapshot, &home, &req.username).await
+        && let Some(other) = stored_token_of(daemon, ctx, &snapshot, &home, &req.username).await
     {
-        let mut a = answer(daemon, &ctx, other, Source::File, Some((&snapshot, &home)));
+        let mut a = answer(daemon, ctx, other, Source::File, Some((&snapshot, &home)));
         a.username = req.username;
         a.reason = pb::RouteReason::Username as i32;
         return Ok(a);
@@ -62,7 +61,7 @@ pub(super) async fn routed(daemon: &Arc<Daemon>, ctx: &ClientContext, username: 
     // Nothing to route by (no name, no repo, no rules): the active token, with no more work.
     let routes = ctx.routing.token_name.is_some() || repo.is_some() || !settings.rules.is_empty();
     let decision = if routes {
-        decide(daemon, &ctx, &snapshot, &home, repo.as_ref(), active.token.as_ref(), &settings).await?
+        decide(daemon, ctx, &snapshot, &home, repo.as_ref(), active.token.as_ref(), &settings).await?
     } else {
         route::Decision::default()
     };
@@ -71,7 +70,7 @@ pub(super) async fn routed(daemon: &Arc<Daemon>, ctx: &ClientContext, username: 
             let token = stored_token(&home, &snapshot, &pick.name).await?;
             let in_keyring = snapshot.stored.file.get(&pick.name).is_some_and(keyring::is_keyring_section);
             let source = if in_keyring { Source::Keyring } else { Source::File };
-            let mut a = answer(daemon, &ctx, token, source, Some((&snapshot, &home)));
+            let mut a = answer(daemon, ctx, token, source, Some((&snapshot, &home)));
             a.name = pick.name.clone();
             let (reason, index, line) = match pick.why {
                 Why::Name => (pb::RouteReason::Name, 0, 0),
@@ -85,7 +84,7 @@ pub(super) async fn routed(daemon: &Arc<Daemon>, ctx: &ClientContext, username: 
         }
         None => match active.token {
             Some(token) => {
-                let mut a = answer(daemon, &ctx, token, active.source, Some((&snapshot, &home)));
+                let mut a = answer(daemon, ctx, token, active.source, Some((&snapshot, &home)));
                 a.reason = pb::RouteReason::Active as i32;
                 a
             }
