@@ -3,7 +3,6 @@
 
 #![no_main]
 
-use clap::Parser;
 use hf_auth::cli::Cli;
 use hf_auth::failure::Failure;
 use hf_auth::output::Out;
@@ -13,7 +12,7 @@ use hf_auth_proto::Env;
 hf_auth::c_main!(run);
 
 fn run() -> u8 {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args(std::env::args_os().collect());
     let env = Env::from_process();
     let out = Out::new(cli.output.format(), env.non_empty("NO_COLOR").is_some());
     let result = Session::new(env, out.clone()).and_then(|session| {
