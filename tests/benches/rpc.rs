@@ -278,7 +278,8 @@ async fn rpc(
              call (utime+stime from /proc) is the cost that does not depend on how busy the machine is. The \
              last row opens a connection for each call, as every git-credential-hf process does. The bare \
              tonic server serves the same service with hf-authd's runtime, server settings and accept loop, \
-             and a Resolve that returns a fixed answer of the same size: the cost of gRPC itself. The latency \
+             and a Resolve that returns a fixed answer of the same size: the cost of gRPC itself (its CPU per \
+             call beside the daemon's is hf-authd's own work, whatever the scheduling). The latency \
              distribution for one client is drawn in [BENCHMARKS-latency.svg](BENCHMARKS-latency.svg).",
             load::ECHO_BYTES
         ),
@@ -296,10 +297,12 @@ async fn rpc(
         // Echo and Resolve take turns, a quarter of the calls at a time, so both see the machine
         // in the same state (how busy it is, how deep its idle cores sleep between round trips).
         let (mut e, mut res, mut daemon_ticks, mut client_ticks) = (load::Run::empty(), load::Run::empty(), 0, 0);
-        let mut b = load::Run::empty();
+        let (mut b, mut bare_ticks) = (load::Run::empty(), 0);
         for _ in 0..SEGMENTS {
             e = e.merge(load::echo(&echo.socket, clients, calls / SEGMENTS, warm).await.context("echo")?);
+            let b0 = bare.cpu_ticks()?;
             b = b.merge(load::resolve(&bare.socket, ctx, clients, calls / SEGMENTS, warm).await.context("bare tonic")?);
+            bare_ticks += bare.cpu_ticks()? - b0;
             let (d0, g0) = (daemon.cpu_ticks()?, setup::cpu_ticks("self")?);
             res = res
                 .merge(load::resolve(&daemon.socket, ctx, clients, calls / SEGMENTS, warm).await.context("Resolve")?);
@@ -308,7 +311,7 @@ async fn rpc(
         }
         // CPU per call (warm-up included, a rounding error), 10 ms per tick.
         let per_call = |ticks: u64| Duration::from_micros(ticks * 10_000 / (calls + SEGMENTS * clients * warm) as u64);
-        let (daemon_cpu, client_cpu) = (per_call(daemon_ticks), per_call(client_ticks));
+        let (daemon_cpu, client_cpu, bare_cpu) = (per_call(daemon_ticks), per_call(client_ticks), per_call(bare_ticks));
         let p50_ratio = ratio(res.latencies.p50().as_secs_f64(), e.latencies.p50().as_secs_f64());
         let vs_bare = ratio(res.latencies.p50().as_secs_f64(), b.latencies.p50().as_secs_f64());
         let rate_vs_bare = ratio(res.per_sec(), b.per_sec());
@@ -335,6 +338,7 @@ async fn rpc(
             x(vs_bare),
             x(rate_vs_bare),
             human(daemon_cpu),
+            human(bare_cpu),
             human(client_cpu),
         ]);
         r.figure(json!({
@@ -342,7 +346,7 @@ async fn rpc(
             "resolve_p50_us": us(res.latencies.p50()), "resolve_p99_us": us(res.latencies.p99()),
             "resolve_per_s": res.per_sec().round(),
             "echo_p50_us": us(e.latencies.p50()), "echo_p99_us": us(e.latencies.p99()), "echo_per_s": e.per_sec().round(),
-            "p50_ratio": p50_ratio, "daemon_cpu_us_per_call": us(daemon_cpu), "client_cpu_us_per_call": us(client_cpu),
+            "p50_ratio": p50_ratio, "daemon_cpu_us_per_call": us(daemon_cpu), "bare_cpu_us_per_call": us(bare_cpu), "client_cpu_us_per_call": us(client_cpu),
             "bare_p50_us": us(b.latencies.p50()), "bare_per_s": b.per_sec().round(),
             "p50_vs_bare": vs_bare, "per_s_vs_bare": rate_vs_bare,
         }));
@@ -350,11 +354,14 @@ async fn rpc(
     // What each git-credential-hf process does: a connection of its own for one call.
     let n = plan.calls[0].1 / 10;
     let (mut e, mut res) = (report::Samples::new(Vec::new()), report::Samples::new(Vec::new()));
+    let mut b = report::Samples::new(Vec::new());
     for _ in 0..SEGMENTS {
         e = e.merge(load::echo_fresh(&echo.socket, n / SEGMENTS).await.context("echo, fresh connections")?);
+        b = b.merge(load::resolve_fresh(&bare.socket, ctx, n / SEGMENTS).await.context("bare tonic, fresh")?);
         res = res.merge(load::resolve_fresh(&daemon.socket, ctx, n / SEGMENTS).await.context("Resolve, fresh")?);
     }
     let fresh_ratio = ratio(res.p50().as_secs_f64(), e.p50().as_secs_f64());
+    let fresh_vs_bare = ratio(res.p50().as_secs_f64(), b.p50().as_secs_f64());
     rows.push(vec![
         "1, new connection per call".into(),
         n.to_string(),
@@ -365,8 +372,9 @@ async fn rpc(
         human(e.p99()),
         String::new(),
         x(fresh_ratio),
+        human(b.p50()),
         String::new(),
-        String::new(),
+        x(fresh_vs_bare),
         String::new(),
         String::new(),
         String::new(),
@@ -376,6 +384,7 @@ async fn rpc(
         "kind": "rpc", "clients": 1, "fresh_connections": true, "calls": n,
         "resolve_p50_us": us(res.p50()), "resolve_p99_us": us(res.p99()),
         "echo_p50_us": us(e.p50()), "echo_p99_us": us(e.p99()), "p50_ratio": fresh_ratio,
+        "bare_p50_us": us(b.p50()), "p50_vs_bare": fresh_vs_bare,
     }));
     drop(echo);
     drop(bare);
@@ -404,6 +413,7 @@ async fn rpc(
             "p50 vs bare",
             "/s vs bare",
             "daemon CPU/call",
+            "bare tonic CPU/call",
             "client CPU/call",
         ],
         &rows,

@@ -73,6 +73,13 @@ impl EchoServer {
     }
 }
 
+impl EchoServer {
+    /// The server's CPU time so far, in clock ticks.
+    pub fn cpu_ticks(&self) -> anyhow::Result<u64> {
+        crate::setup::cpu_ticks(&self.child.id().to_string())
+    }
+}
+
 impl Drop for EchoServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
