@@ -255,8 +255,15 @@ fn watch(
     Ok(())
 }
 
-/// Each level of measurement 3 runs in this many alternating echo/Resolve segments.
-const SEGMENTS: usize = 4;
+/// Each level of measurement 3 runs in this many alternating echo/bare/Resolve segments: at
+/// one client a p50 of some 40 µs moves with the machine's state from one second to the next,
+/// so the servers take turns often (2,000 calls a turn); with many clients a turn must be long
+/// enough that starting and draining the clients do not weigh on the throughput.
+const fn segments(clients: usize) -> usize {
+    if clients == 1 { 10 } else { 4 }
+}
+/// Segments of the new-connection row (one client).
+const SEGMENTS: usize = segments(1);
 
 /// Measurement 3: Resolve latency and throughput against the echo floor, level by level.
 async fn rpc(
@@ -272,8 +279,8 @@ async fn rpc(
         &format!(
             "One current-thread tokio runtime drives N clients, each with its own connection; the daemon \
              and the echo server are separate processes with 2 worker threads each. Echo messages are \
-             {} bytes, about one Resolve request. Echo and Resolve alternate in {SEGMENTS} segments per level, so \
-             both see the machine in the same state; on an idle VM a round trip is mostly two core wake-ups, \
+             {} bytes, about one Resolve request. Echo, bare tonic and Resolve take turns ({} turns at 1 \
+             client, {} with more), so all see the machine in the same state; on an idle VM a round trip is mostly two core wake-ups, \
              for the echo as for Resolve. Latency is per call, throughput is calls over wall time. CPU per \
              call (utime+stime from /proc) is the cost that does not depend on how busy the machine is. The \
              last row opens a connection for each call, as every git-credential-hf process does. The bare \
@@ -281,7 +288,9 @@ async fn rpc(
              and a Resolve that returns a fixed answer of the same size: the cost of gRPC itself (its CPU per \
              call beside the daemon's is hf-authd's own work, whatever the scheduling). The latency \
              distribution for one client is drawn in [BENCHMARKS-latency.svg](BENCHMARKS-latency.svg).",
-            load::ECHO_BYTES
+            load::ECHO_BYTES,
+            segments(1),
+            segments(2),
         ),
     );
     let echo_dir = world.dir.path().join("echo");
@@ -298,19 +307,19 @@ async fn rpc(
         // in the same state (how busy it is, how deep its idle cores sleep between round trips).
         let (mut e, mut res, mut daemon_ticks, mut client_ticks) = (load::Run::empty(), load::Run::empty(), 0, 0);
         let (mut b, mut bare_ticks) = (load::Run::empty(), 0);
-        for _ in 0..SEGMENTS {
-            e = e.merge(load::echo(&echo.socket, clients, calls / SEGMENTS, warm).await.context("echo")?);
+        let turns = segments(clients);
+        for _ in 0..turns {
+            e = e.merge(load::echo(&echo.socket, clients, calls / turns, warm).await.context("echo")?);
             let b0 = bare.cpu_ticks()?;
-            b = b.merge(load::resolve(&bare.socket, ctx, clients, calls / SEGMENTS, warm).await.context("bare tonic")?);
+            b = b.merge(load::resolve(&bare.socket, ctx, clients, calls / turns, warm).await.context("bare tonic")?);
             bare_ticks += bare.cpu_ticks()? - b0;
             let (d0, g0) = (daemon.cpu_ticks()?, setup::cpu_ticks("self")?);
-            res = res
-                .merge(load::resolve(&daemon.socket, ctx, clients, calls / SEGMENTS, warm).await.context("Resolve")?);
+            res = res.merge(load::resolve(&daemon.socket, ctx, clients, calls / turns, warm).await.context("Resolve")?);
             daemon_ticks += daemon.cpu_ticks()? - d0;
             client_ticks += setup::cpu_ticks("self")? - g0;
         }
         // CPU per call (warm-up included, a rounding error), 10 ms per tick.
-        let per_call = |ticks: u64| Duration::from_micros(ticks * 10_000 / (calls + SEGMENTS * clients * warm) as u64);
+        let per_call = |ticks: u64| Duration::from_micros(ticks * 10_000 / (calls + turns * clients * warm) as u64);
         let (daemon_cpu, client_cpu, bare_cpu) = (per_call(daemon_ticks), per_call(client_ticks), per_call(bare_ticks));
         let p50_ratio = ratio(res.latencies.p50().as_secs_f64(), e.latencies.p50().as_secs_f64());
         let vs_bare = ratio(res.latencies.p50().as_secs_f64(), b.latencies.p50().as_secs_f64());

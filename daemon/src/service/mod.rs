@@ -156,11 +156,12 @@ impl HfAuth for Service {
     }
 
     async fn resolve(&self, request: Request<pb::ResolveRequest>) -> Result<Response<pb::ResolveResponse>, Status> {
-        let peer = forward::peer(&request).cloned();
         let remote = forward::is_remote(&request);
         let endpoint = request.get_ref().context.as_ref().map(|c| c.endpoint.trim_end_matches('/').to_owned());
         self.daemon.note_request();
-        let mut req = request.into_inner();
+        // The peer stays borrowed from the request's extensions while the message moves on.
+        let (_, extensions, mut req) = request.into_parts();
+        let peer = extensions.get::<crate::conns::PeerInfo>();
         let answer = async {
             if remote {
                 req.context = forward::localize(&self.daemon, req.context)?;
@@ -172,10 +173,10 @@ impl HfAuth for Service {
         .map_err(versioned_error);
         match &answer {
             Ok(a) if !a.get_ref().token.is_empty() => {
-                self.daemon.audit.handout("Resolve", peer.as_ref(), a.get_ref(), endpoint.unwrap_or_default())
+                self.daemon.audit.handout("Resolve", peer, a.get_ref(), endpoint.unwrap_or_default())
             }
             Err(e) if remote && e.code() == tonic::Code::PermissionDenied => {
-                self.daemon.audit.refusal("Resolve", peer.as_ref(), e.message())
+                self.daemon.audit.refusal("Resolve", peer, e.message())
             }
             _ => {}
         }
