@@ -12,10 +12,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 const RSS_LIMIT_KIB: u64 = 15 * 1024;
-/// "No growth": over the second half of the requests, RSS may grow by less than this many bytes
-/// per request. Leaking even one allocation per request would cost more (a glibc malloc chunk is
-/// at least 32 bytes); a long run (`--footprint-requests 1200000`) shows RSS flat after the
-/// allocator's warm-up, which is what the first half absorbs.
+/// "No growth": over the second half of the requests, the daemon's anonymous memory (RssAnon)
+/// may grow by less than this many bytes per request. Leaking even one allocation per request
+/// would cost more (a glibc malloc chunk is at least 32 bytes); a long run
+/// (`--footprint-requests 1000000`) shows it flat after the allocator's warm-up, which is what
+/// the first half absorbs. VmRSS also counts the binary's own pages, which fault in the first
+/// time a code path runs (a connection closed in a new way, say): that is not memory the
+/// requests hold, so growth is judged on RssAnon and VmRSS is shown beside it.
 const GROWTH_LIMIT_BYTES_PER_REQUEST: f64 = 1.0;
 
 /// CPU clock ticks (USER_HZ, 10 ms each) the daemon uses over `window` while nobody talks to it.
@@ -37,36 +40,38 @@ pub async fn footprint(
 ) -> anyhow::Result<()> {
     r.section(
         "5. Daemon footprint",
-        "A fresh release hf-authd of its own. RSS is VmRSS from /proc/PID/status; CPU is utime+stime \
+        "A fresh release hf-authd of its own. RSS is VmRSS from /proc/PID/status, and of it \
+         anonymous memory (RssAnon: heap and stacks, not the binary's pages); CPU is utime+stime \
          from /proc/PID/stat in clock ticks (10 ms each), over a window with no client connected.",
     );
-    let rss_idle = daemon.rss_kib()?;
+    let (rss_idle, anon_idle) = (daemon.rss_kib()?, daemon.rss_anon_kib()?);
     let ticks_fresh = idle_ticks(daemon, idle).await?;
     // RSS at each quarter of the load, 16 clients on fresh connections each time.
-    let mut rss = Vec::with_capacity(4);
+    let (mut rss, mut anon) = (Vec::with_capacity(4), Vec::with_capacity(4));
     for _ in 0..4 {
         load::resolve(&daemon.socket, ctx, 16, requests / 4, 0).await?;
         rss.push(daemon.rss_kib()?);
+        anon.push(daemon.rss_anon_kib()?);
     }
-    let (rss_half, rss_full) = (rss[1], rss[3]);
+    let rss_full = rss[3];
+    let (anon_half, anon_full) = (anon[1], anon[3]);
     // Let the closed connections be reaped before the second quiet window.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let ticks_after = idle_ticks(daemon, idle).await?;
     let mib = |k: u64| format!("{:.1} MiB", k as f64 / 1024.0);
-    r.table(
-        &["state", "RSS", "CPU over the idle window"],
-        &[
-            vec!["idle, just started".into(), mib(rss_idle), format!("{ticks_fresh} ticks in {idle:?}")],
-            vec![format!("after {} Resolve calls", requests / 4), mib(rss[0]), String::new()],
-            vec![format!("after {} Resolve calls", requests / 2), mib(rss[1]), String::new()],
-            vec![format!("after {} Resolve calls", requests / 4 * 3), mib(rss[2]), String::new()],
-            vec![
-                format!("after {} Resolve calls", requests / 4 * 4),
-                mib(rss[3]),
-                format!("{ticks_after} ticks in {idle:?}"),
-            ],
-        ],
-    );
+    let kib = |k: u64| format!("{k} KiB");
+    let quarter = |i: usize| {
+        let cpu = if i == 3 { format!("{ticks_after} ticks in {idle:?}") } else { String::new() };
+        vec![format!("after {} Resolve calls", requests / 4 * (i + 1)), mib(rss[i]), kib(anon[i]), cpu]
+    };
+    let mut rows = vec![vec![
+        "idle, just started".into(),
+        mib(rss_idle),
+        kib(anon_idle),
+        format!("{ticks_fresh} ticks in {idle:?}"),
+    ]];
+    rows.extend((0..4).map(quarter));
+    r.table(&["state", "RSS", "of it anonymous", "CPU over the idle window"], &rows);
     r.table(
         &["start to ready", "median", "min", "max", "starts"],
         &[vec![
@@ -79,19 +84,21 @@ pub async fn footprint(
     );
     r.figure(json!({
         "kind": "footprint", "rss_idle_kib": rss_idle, "rss_quarters_kib": rss,
+        "rss_anon_idle_kib": anon_idle, "rss_anon_quarters_kib": anon,
         "requests": requests, "idle_window_s": idle.as_secs_f64(),
         "idle_ticks_fresh": ticks_fresh, "idle_ticks_after_load": ticks_after,
         "start_to_ready_median_ms": starts.p50().as_secs_f64() * 1e3, "starts": starts.len(),
     }));
     r.target(&format!("RSS under 15 MiB after {requests} requests"), mib(rss_full), rss_full < RSS_LIMIT_KIB);
-    let growth = rss_full.saturating_sub(rss_half);
+    let growth = anon_full.saturating_sub(anon_half);
     let per_request = (growth * 1024) as f64 / (requests - requests / 2) as f64;
+    let rss_growth = rss_full.saturating_sub(rss[1]);
     r.target(
         &format!(
-            "no RSS growth between {} and {requests} requests (< {GROWTH_LIMIT_BYTES_PER_REQUEST} bytes per request)",
+            "no memory growth (RssAnon) between {} and {requests} requests (< {GROWTH_LIMIT_BYTES_PER_REQUEST} bytes per request)",
             requests / 2
         ),
-        format!("{growth} KiB, {per_request:.1} bytes per request"),
+        format!("{growth} KiB, {per_request:.2} bytes per request (VmRSS: {rss_growth} KiB)"),
         per_request < GROWTH_LIMIT_BYTES_PER_REQUEST,
     );
     r.target(

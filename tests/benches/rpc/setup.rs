@@ -139,9 +139,22 @@ impl Daemon {
 
     /// Resident set size (VmRSS), in KiB.
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        self.status_kib("VmRSS")
+    }
+
+    /// The anonymous part of the resident set (RssAnon: heap, stacks; not the binary's pages),
+    /// in KiB.
+    pub fn rss_anon_kib(&self) -> anyhow::Result<u64> {
+        self.status_kib("RssAnon")
+    }
+
+    fn status_kib(&self, field: &str) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
-        Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
+        let line = status
+            .lines()
+            .find(|l| l.split(':').next() == Some(field))
+            .with_context(|| format!("no {field} in /proc/PID/status"))?;
+        Ok(line.split_whitespace().nth(1).with_context(|| format!("{field} value"))?.parse()?)
     }
 
     /// CPU time used so far (utime + stime, in clock ticks), all threads.
