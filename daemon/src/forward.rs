@@ -26,9 +26,10 @@ pub fn is_remote<T>(req: &Request<T>) -> bool {
     req.extensions().get::<Remote>().is_some()
 }
 
-/// The connection's peer, as accepted.
-pub fn peer<T>(req: &Request<T>) -> Option<&PeerInfo> {
-    req.extensions().get::<PeerInfo>()
+/// The connection's peer, as accepted, from a request's extensions (borrowed there, so the
+/// message itself can move on).
+pub fn peer(extensions: &tonic::Extensions) -> Option<&PeerInfo> {
+    extensions.get::<PeerInfo>()
 }
 
 /// Whether a peer on the forward socket may be served at all.
@@ -49,7 +50,7 @@ pub fn refuse_if_remote<T>(daemon: &Daemon, req: &Request<T>, op: &'static str) 
     if !is_remote(req) {
         return Ok(());
     }
-    daemon.audit.refusal(op, peer(req), "read-only through the forward socket");
+    daemon.audit.refusal(op, peer(req.extensions()), "read-only through the forward socket");
     tracing::info!(op, "refused a write operation from a forwarded connection");
     Err(read_only(op))
 }

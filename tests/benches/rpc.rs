@@ -303,8 +303,8 @@ async fn rpc(
     let mut curves = None;
     for (clients, calls) in plan.calls {
         let warm = plan.warmup_calls;
-        // Echo and Resolve take turns, a quarter of the calls at a time, so both see the machine
-        // in the same state (how busy it is, how deep its idle cores sleep between round trips).
+        // Echo, bare tonic and Resolve take turns (`segments`), so all see the machine in the same
+        // state (how busy it is, how deep its idle cores sleep between round trips).
         let (mut e, mut res, mut daemon_ticks, mut client_ticks) = (load::Run::empty(), load::Run::empty(), 0, 0);
         let (mut b, mut bare_ticks) = (load::Run::empty(), 0);
         let turns = segments(clients);

@@ -161,7 +161,7 @@ impl HfAuth for Service {
         self.daemon.note_request();
         // The peer stays borrowed from the request's extensions while the message moves on.
         let (_, extensions, mut req) = request.into_parts();
-        let peer = extensions.get::<crate::conns::PeerInfo>();
+        let peer = forward::peer(&extensions);
         let answer = async {
             if remote {
                 req.context = forward::localize(&self.daemon, req.context)?;

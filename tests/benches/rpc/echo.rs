@@ -71,9 +71,7 @@ impl EchoServer {
             _ => bail!("the {flag} server did not start"),
         }
     }
-}
 
-impl EchoServer {
     /// The server's CPU time so far, in clock ticks.
     pub fn cpu_ticks(&self) -> anyhow::Result<u64> {
         crate::setup::cpu_ticks(&self.child.id().to_string())
