@@ -118,9 +118,10 @@ impl Daemon {
     /// Re-reads the routing rules from config.toml (a config given by value: compiles it again).
     /// Blocking. Bad rules are reported and the previous ones stay.
     pub fn reload_routes(&self) {
-        let names: Option<Vec<String>> =
-            self.own_home.get().map(|h| h.snapshot().stored.file.sections.iter().map(|s| s.name.clone()).collect());
-        let known = |name: &str| names.as_ref().is_none_or(|n| n.iter().any(|m| m == name));
+        // Asked during the reload (under its lock), so the stored tokens are as fresh as the file.
+        let known = |name: &str| {
+            self.own_home.get().is_none_or(|h| h.snapshot().stored.file.sections.iter().any(|s| s.name == name))
+        };
         let home = self.config.home_dir.as_deref();
         match &self.config.source {
             Some(path) => {

@@ -5,7 +5,7 @@
 use super::rules::Rules;
 use crate::config::Config;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// What `Resolve` routes with.
 #[derive(Debug, Default)]
@@ -22,6 +22,11 @@ pub struct RouteSettings {
 #[derive(Debug, Default)]
 pub struct LoadedRules {
     current: RwLock<Arc<RouteSettings>>,
+    /// One reload at a time, from reading the file to storing what it read. One editor save
+    /// is several events, each with its own reload on the blocking pool: unserialized, a reload
+    /// that read the file before the rename could store its stale rules after one that read it
+    /// after, and nothing would correct them until the next edit.
+    reloading: Mutex<()>,
 }
 
 /// Checks a rule's token name against the stored tokens it may use (the daemon's own home).
@@ -45,7 +50,7 @@ impl LoadedRules {
                 }
             }
         };
-        Self { current: RwLock::new(Arc::new(settings)) }
+        Self { current: RwLock::new(Arc::new(settings)), reloading: Mutex::new(()) }
     }
 
     /// Takes `other`'s rules.
@@ -58,9 +63,21 @@ impl LoadedRules {
         self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Re-reads `path`. Blocking. Returns whether the new rules are in force.
+    /// Re-reads `path`. Blocking. Returns whether the new rules are in force. `known` is asked
+    /// during the reload, so what it reads (the stored tokens) is as fresh as the file.
     pub fn reload(&self, path: &Path, home: Option<&Path>, known: Known<'_>) -> bool {
-        let parsed = match crate::config::read(path) {
+        self.reload_from(|| crate::config::read(path), path, home, known)
+    }
+
+    fn reload_from(
+        &self,
+        read: impl FnOnce() -> Result<Option<String>, crate::config::ConfigError>,
+        path: &Path,
+        home: Option<&Path>,
+        known: Known<'_>,
+    ) -> bool {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let parsed = match read() {
             Ok(Some(text)) => Config::parse(&text),
             Ok(None) => Ok(Config::default()),
             Err(e) => Err(e.to_string()),
@@ -147,5 +164,44 @@ mod tests {
         assert!(!loaded.reload(&path, None, Some(&all)));
         assert_eq!(loaded.current().rules.rules.len(), 1);
         assert!(loaded.current().error.is_some());
+    }
+
+    /// Two events of one save: the first reload reads the file before the rename, the second
+    /// after. However their threads interleave, the rules in force are the newer file's.
+    #[test]
+    fn a_reload_that_read_the_older_file_never_stores_after_one_that_read_the_newer() {
+        use std::sync::mpsc;
+        let loaded = Arc::new(LoadedRules::new(&Config::parse(ONE_RULE).unwrap(), None, None));
+        let path = Path::new("/nonexistent/config.toml");
+        let (reading_tx, reading) = mpsc::channel();
+        let (newer_done_tx, newer_done) = mpsc::channel::<()>();
+        let first = std::thread::spawn({
+            let loaded = loaded.clone();
+            move || {
+                loaded.reload_from(
+                    || {
+                        let _ = reading_tx.send(());
+                        // Stalls (a slow disk, a busy machine) while the second reload runs;
+                        // serialized, the second cannot run, and this wait just times out.
+                        let _ = newer_done.recv_timeout(std::time::Duration::from_millis(300));
+                        Ok(Some("route_by_scope = true\n".to_owned()))
+                    },
+                    path,
+                    None,
+                    None,
+                )
+            }
+        });
+        reading.recv().unwrap();
+        let second = std::thread::spawn({
+            let loaded = loaded.clone();
+            move || {
+                let stored = loaded.reload_from(|| Ok(Some("route_by_scope = false\n".to_owned())), path, None, None);
+                let _ = newer_done_tx.send(());
+                stored
+            }
+        });
+        assert!(first.join().unwrap() && second.join().unwrap());
+        assert!(!loaded.current().by_scope, "the older file's rules were stored last");
     }
 }
