@@ -6,18 +6,18 @@
 //! and every first call (the handshake) has a bound, so a socket that accepts and never answers
 //! gives a clear error instead of a hang.
 
+mod cork;
+pub mod transport;
 pub mod trust;
 
 use hf_auth_proto::pb::hf_auth_client::HfAuthClient;
 use hf_auth_proto::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION, pb};
-use hyper_util::rt::TokioIo;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tonic::transport::{Channel, Endpoint};
 pub use trust::Distrust;
 
-pub type Client = HfAuthClient<Channel>;
+pub type Client = HfAuthClient<transport::Connection>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -59,39 +59,53 @@ pub async fn connect_with(
     connect_timeout: Duration,
     request_timeout: Option<Duration>,
 ) -> Result<Client, ConnectError> {
-    trust::check_path(socket).map_err(|reason| ConnectError::Untrusted { socket: socket.to_path_buf(), reason })?;
-    let path = socket.to_path_buf();
-    // The URI is required by the API but unused: our connector always dials the socket.
-    let mut endpoint = Endpoint::from_static("http://hf-authd.sock").connect_timeout(connect_timeout);
-    if let Some(t) = request_timeout {
-        endpoint = endpoint.timeout(t);
-    }
-    let connector = tower::service_fn(move |_: http::Uri| {
-        let path = path.clone();
-        async move {
-            let stream = tokio::net::UnixStream::connect(path).await?;
-            // Before the HTTP/2 preface: the first byte would already go to whoever listens.
-            trust::check_peer(&stream, policy).map_err(io::Error::other)?;
-            Ok::<_, io::Error>(TokioIo::new(stream))
-        }
+    let timeout = || ConnectError::Timeout { socket: socket.to_path_buf(), after: connect_timeout };
+    tokio::time::timeout(connect_timeout, dial(socket, policy, request_timeout)).await.map_err(|_| timeout())?
+}
+
+async fn dial(
+    socket: &Path,
+    policy: trust::PeerPolicy,
+    request_timeout: Option<Duration>,
+) -> Result<Client, ConnectError> {
+    let untrusted = |reason| ConnectError::Untrusted { socket: socket.to_path_buf(), reason };
+    trust::check_path(socket).map_err(untrusted)?;
+    let stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| classify(socket, &e))?;
+    // Before the HTTP/2 preface: the first byte would already go to whoever listens.
+    trust::check_peer(&stream, policy).map_err(untrusted)?;
+    let (stream, cork) = cork::Corked::new(stream);
+    let (send, connection) = h2::client::Builder::new()
+        .enable_push(false)
+        .initial_window_size(WINDOW_BYTES)
+        .initial_connection_window_size(WINDOW_BYTES)
+        .max_header_list_size(MAX_HEADER_BYTES)
+        .handshake(stream)
+        .await
+        .map_err(|e| ConnectError::Other { socket: socket.to_path_buf(), reason: e.to_string() })?;
+    // Ends with the last clone of the client (or when the daemon closes the connection).
+    tokio::spawn(async move {
+        let _ = connection.await;
     });
-    let channel = match tokio::time::timeout(connect_timeout, endpoint.connect_with_connector(connector)).await {
-        Err(_) => return Err(ConnectError::Timeout { socket: socket.to_path_buf(), after: connect_timeout }),
-        Ok(Err(e)) => return Err(classify(socket, &e)),
-        Ok(Ok(c)) => c,
-    };
-    Ok(HfAuthClient::new(channel)
+    // The URI's authority is required by HTTP/2 but unused: the stream is already connected.
+    let origin = http::Uri::from_static("http://hf-authd.sock");
+    Ok(HfAuthClient::with_origin(transport::Connection::new(send, cork, request_timeout), origin)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
+
+/// Flow-control window for each answer: room for the largest message and its gRPC prefix, so no
+/// answer waits for a WINDOW_UPDATE.
+const WINDOW_BYTES: u32 = 2 * MAX_MESSAGE_BYTES as u32;
+/// Bound on an answer's headers or trailers (ours are a few hundred bytes).
+const MAX_HEADER_BYTES: u32 = 16 * 1024;
 
 /// Asks the daemon who it is, within [`HANDSHAKE_TIMEOUT`] (or the channel's own shorter bound).
 pub async fn status(client: &mut Client, socket: &Path) -> Result<pb::StatusResponse, ConnectError> {
     let timeout = || ConnectError::Timeout { socket: socket.to_path_buf(), after: HANDSHAKE_TIMEOUT };
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, client.status(pb::StatusRequest { context: None })).await {
         Err(_) => Err(timeout()),
-        // The channel's request timeout (tower's) may fire first: the same fact.
-        Ok(Err(s)) if s.code() == tonic::Code::Cancelled && s.message().contains("Timeout expired") => Err(timeout()),
+        // The connection's own bound on each call may fire first: the same fact.
+        Ok(Err(s)) if transport::is_timeout(&s) => Err(timeout()),
         Ok(Err(s)) => Err(ConnectError::Other { socket: socket.to_path_buf(), reason: s.message().to_owned() }),
         Ok(Ok(r)) => Ok(r.into_inner()),
     }
@@ -120,22 +134,12 @@ pub fn is_ours(metadata: &tonic::metadata::MetadataMap) -> bool {
     protocol_of(metadata) == Some(PROTOCOL_VERSION)
 }
 
-fn classify(socket: &Path, e: &(dyn std::error::Error + 'static)) -> ConnectError {
-    let mut source = Some(e);
-    while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<io::Error>() {
-            // io::Error hides its payload from `source()`: look inside for our own refusal.
-            if let Some(reason) = io.get_ref().and_then(|e| e.downcast_ref::<Distrust>()) {
-                return ConnectError::Untrusted { socket: socket.to_path_buf(), reason: reason.clone() };
-            }
-            return match io.kind() {
-                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-                    ConnectError::NotRunning { socket: socket.to_path_buf() }
-                }
-                _ => ConnectError::Other { socket: socket.to_path_buf(), reason: io.to_string() },
-            };
+/// Dialling failed: nobody there (safe to start a daemon), or something else to report.
+fn classify(socket: &Path, e: &io::Error) -> ConnectError {
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+            ConnectError::NotRunning { socket: socket.to_path_buf() }
         }
-        source = err.source();
+        _ => ConnectError::Other { socket: socket.to_path_buf(), reason: e.to_string() },
     }
-    ConnectError::Other { socket: socket.to_path_buf(), reason: e.to_string() }
 }

@@ -28,8 +28,8 @@ impl From<tonic::Status> for Failure {
             {
                 Failure::Message(format!("lost the connection to hf-authd ({})", s.message()))
             }
-            // The channel's per-call bound (tower's timeout) fired: a hung or overloaded daemon.
-            Code::Cancelled if s.message().contains("Timeout expired") => Failure::Message(
+            // The connection's bound on each call fired: a hung or overloaded daemon.
+            _ if crate::connect::transport::is_timeout(&s) => Failure::Message(
                 "hf-authd did not answer in time; if it is hung, end it (its pid is in the .pid file beside its socket)".to_owned(),
             ),
             _ => Failure::Message(s.message().to_owned()),
