@@ -95,7 +95,7 @@ fn start(args: Args, env: &Env) -> anyhow::Result<()> {
     // Bind before the runtime starts, so "already running" is reported at once.
     let bound = run::acquire(&socket)?;
     let runtime = hf_authd::server::runtime().context("starting the async runtime")?;
-    runtime.block_on(run::run(opts, bound, run::signals()))
+    hf_authd::server::run_on_workers(&runtime, run::run(opts, bound, run::signals()))
 }
 
 fn detach() -> anyhow::Result<()> {

@@ -82,6 +82,27 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("hf-authd").enable_all().build()
 }
 
+/// Runs `main`, the daemon's whole life, as a task on `runtime`'s workers rather than on the
+/// thread that calls `block_on`. There, the accept loop ran on the main thread: each new
+/// connection woke it from the worker that saw the listener ready, and the connection's task
+/// then woke a worker again: two cross-thread wake-ups before the first byte was read, for every
+/// one-shot client (BENCHMARKS.md, "Round 2"). On a worker, the worker that sees the listener
+/// ready accepts, and runs the new connection's task next.
+pub fn run_on_workers<F>(runtime: &tokio::runtime::Runtime, main: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    runtime.block_on(async move {
+        match tokio::spawn(main).await {
+            Ok(output) => output,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only a runtime shutting down cancels it, and nothing shuts this one down early.
+            Err(e) => panic!("the daemon's main task was cancelled: {e}"),
+        }
+    })
+}
+
 /// glibc's malloc gives each thread that meets contention an arena of its own (up to 8 per
 /// core) and keeps every page an arena ever touched. Under load the workers', the blocking
 /// pool's and the audit writer's arenas each grew to their own high-water mark, and RSS crept

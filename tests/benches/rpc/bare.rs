@@ -1,9 +1,9 @@
 //! The baseline for `Resolve`: a bare tonic server of the same service, whose `Resolve` returns a
 //! fixed answer of the same size as hf-authd's, run as a separate process (this bench binary again,
 //! `--bare-tonic-server PATH`) with hf-authd's runtime (`hf_authd::server::runtime`) and server
-//! settings (`hf_authd::server::builder`) and hf-authd's accept loop (`hf_authd::conns`). What
-//! hf-authd costs above it is its own work: context decoding, the home lookup, routing, the
-//! interceptor.
+//! settings (`hf_authd::server::builder`) and hf-authd's accept loop (`hf_authd::conns`, on a
+//! worker: `hf_authd::server::run_on_workers`). What hf-authd costs above it is its own work:
+//! context decoding, the home lookup, routing, the interceptor.
 
 use crate::setup::TOKEN;
 use hf_auth_proto::pb::{self, hf_auth_server::HfAuthServer};
@@ -15,8 +15,9 @@ pub const FLAG: &str = "--bare-tonic-server";
 /// Server side: serves `socket` until killed.
 pub fn serve(socket: &Path) -> anyhow::Result<()> {
     let runtime = hf_authd::server::runtime()?;
-    runtime.block_on(async {
-        let listener = tokio::net::UnixListener::bind(socket)?;
+    let socket = socket.to_path_buf();
+    hf_authd::server::run_on_workers(&runtime, async move {
+        let listener = tokio::net::UnixListener::bind(&socket)?;
         println!("ready");
         // Decode what hf-authd decodes, answer what it answers (same token and source).
         let bare = StubDaemon::new().with_resolve(|| {

@@ -1,5 +1,6 @@
 //! The physical floor for an RPC over a Unix socket: a tokio echo server, run as a separate
-//! process (this bench binary again, `--echo-server PATH`) with two worker threads, like hf-authd.
+//! process (this bench binary again, `--echo-server PATH`) with two worker threads, like hf-authd,
+//! accepting on them as it does.
 
 use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
@@ -13,8 +14,10 @@ pub const FLAG: &str = "--echo-server";
 /// Server side: serves `socket` until killed.
 pub fn serve(socket: &Path) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(async {
-        let listener = tokio::net::UnixListener::bind(socket).with_context(|| format!("bind {}", socket.display()))?;
+    let socket = socket.to_path_buf();
+    // Accepting on a worker, as hf-authd does.
+    hf_authd::server::run_on_workers(&runtime, async move {
+        let listener = tokio::net::UnixListener::bind(&socket).with_context(|| format!("bind {}", socket.display()))?;
         println!("ready");
         loop {
             let (mut stream, _) = listener.accept().await?;
