@@ -1,5 +1,6 @@
-//! Reaching hf-authd: one gRPC channel over the Unix socket, and the one place that classifies
-//! a failure (not running → autostart; incompatible → replace; anything else → report).
+//! Reaching hf-authd: one HTTP/2 connection over the Unix socket ([`transport`]), and the one
+//! place that classifies a failure (not running → autostart; incompatible → replace; anything
+//! else → report).
 //!
 //! It is also the one place that dials, so it is where the daemon is trusted: before a byte is
 //! sent, the socket's directory and the listening process must be the user's own ([`trust`]);

@@ -54,6 +54,9 @@ impl tower::Service<http::Request<tonic::body::Body>> for Connection {
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        // A clone per call, as the body is collected inside the future: h2 queues a stream past
+        // the daemon's concurrency limit instead of refusing it, so nothing is lost by not
+        // reusing the handle `poll_ready` polled (our clients make one call at a time).
         let mut send = self.send.clone();
         let cork = self.cork.clone();
         let timeout = self.timeout;
