@@ -100,7 +100,7 @@ const WINDOW_BYTES: u32 = 2 * MAX_MESSAGE_BYTES as u32;
 /// Bound on an answer's headers or trailers (ours are a few hundred bytes).
 const MAX_HEADER_BYTES: u32 = 16 * 1024;
 
-/// Asks the daemon who it is, within [`HANDSHAKE_TIMEOUT`] (or the channel's own shorter bound).
+/// Asks the daemon who it is, within [`HANDSHAKE_TIMEOUT`] (or the connection's own shorter bound).
 pub async fn status(client: &mut Client, socket: &Path) -> Result<pb::StatusResponse, ConnectError> {
     let timeout = || ConnectError::Timeout { socket: socket.to_path_buf(), after: HANDSHAKE_TIMEOUT };
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, client.status(pb::StatusRequest { context: None })).await {
