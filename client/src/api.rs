@@ -209,7 +209,8 @@ impl HfAuth {
         }
     }
 
-    /// A checked, version-matched connection (started first when autostart is on).
+    /// A checked, version-matched connection (started first when autostart is on). One
+    /// connection, not re-dialled: after the daemon restarts, ask for a new client.
     pub async fn client(&self) -> Result<Client, Error> {
         self.dial(Some(self.request_timeout)).await
     }
@@ -265,6 +266,9 @@ impl HfAuth {
                     .await?
             }
             false => {
+                // On a new connection: the first may be the one that failed (a connection is
+                // never re-dialled).
+                let mut client = connect::connect(&socket, self.connect_timeout, request_timeout).await?;
                 connect::handshake(&mut client, &socket).await?;
                 client
             }

@@ -43,8 +43,9 @@ pub enum ConnectError {
 /// Bound on the first call to a daemon (Status): a local, in-memory answer.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Opens a channel to the daemon at `socket`, after checking that the socket's directory and the
-/// process listening on it are the user's own. `request_timeout` bounds each call on it.
+/// Opens a connection to the daemon at `socket`, after checking that the socket's directory and
+/// the process listening on it are the user's own. `request_timeout` bounds each call on it. The
+/// connection is not re-dialled: after the daemon stops or is replaced, connect again.
 pub async fn connect(
     socket: &Path,
     connect_timeout: Duration,
@@ -77,8 +78,8 @@ async fn dial(
     let (stream, cork) = cork::Corked::new(stream);
     let (send, connection) = h2::client::Builder::new()
         .enable_push(false)
-        .initial_window_size(WINDOW_BYTES)
-        .initial_connection_window_size(WINDOW_BYTES)
+        .initial_window_size(STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
         .max_header_list_size(MAX_HEADER_BYTES)
         .handshake(stream)
         .await
@@ -96,7 +97,10 @@ async fn dial(
 
 /// Flow-control window for each answer: room for the largest message and its gRPC prefix, so no
 /// answer waits for a WINDOW_UPDATE.
-const WINDOW_BYTES: u32 = 2 * MAX_MESSAGE_BYTES as u32;
+const STREAM_WINDOW_BYTES: u32 = 2 * MAX_MESSAGE_BYTES as u32;
+/// For the connection: several answers' worth, so one stream read slowly (a `Watch`) does not
+/// hold up the others' answers.
+const CONNECTION_WINDOW_BYTES: u32 = 8 * STREAM_WINDOW_BYTES;
 /// Bound on an answer's headers or trailers (ours are a few hundred bytes).
 const MAX_HEADER_BYTES: u32 = 16 * 1024;
 

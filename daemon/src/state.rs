@@ -127,7 +127,7 @@ impl Daemon {
             Some(path) => {
                 self.routes.reload(path, home, Some(&known));
             }
-            None => self.routes.replace(crate::route::loaded::LoadedRules::new(&self.config, home, Some(&known))),
+            None => self.routes.recompile(&self.config, home, Some(&known)),
         }
     }
 

@@ -39,7 +39,8 @@ impl Env {
         Self { vars, home, cwd: std::env::current_dir().ok() }
     }
 
-    /// An environment built by hand (tests, embedding).
+    /// An environment built by hand (tests, embedding). As in a real environment, a name given
+    /// twice keeps its first value: to override a variable, leave the old pair out.
     pub fn from_pairs<I, K, V>(pairs: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,

@@ -4,18 +4,24 @@
 //! Most of our clients connect, make one call and exit. Written as h2 produces them, the preface,
 //! SETTINGS, HEADERS and DATA are four writes, and each can wake the daemon for a partial read;
 //! held back, the daemon wakes once and finds the whole request. The hold ends when
-//! [`Cork::open`] is called (the first request) or when [`HELD_MAX`] bytes wait, so it can never
-//! hold more than a few frames, nor hold them after the first call.
+//! [`Cork::open`] is called (the first request), when [`HELD_MAX`] bytes wait, or [`HELD_FOR`]
+//! after the first held byte: it never holds more than a few frames, nor for long. (The daemon
+//! closes a connection that stays silent for 10 s; a client made now and used later must still
+//! have said its preface.)
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Beyond this many held bytes, writes go out whether or not a request was queued.
 pub const HELD_MAX: usize = 16 * 1024;
+/// Held bytes go out this long after the first of them, whether or not a request was queued.
+pub const HELD_FOR: Duration = Duration::from_millis(50);
 
 /// Opens the cork of the [`Corked`] stream it was made with.
 #[derive(Clone, Debug, Default)]
@@ -39,12 +45,29 @@ pub struct Corked<S> {
     held: Vec<u8>,
     /// How much of `held` is already written.
     sent: usize,
+    /// When the cork opens by itself ([`HELD_FOR`] after the first held write).
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> Corked<S> {
     pub fn new(inner: S) -> (Self, Cork) {
         let cork = Cork::default();
-        (Self { inner, cork: cork.clone(), held: Vec::new(), sent: 0 }, cork)
+        (Self { inner, cork: cork.clone(), held: Vec::new(), sent: 0, deadline: None }, cork)
+    }
+
+    /// Still holding: the cork is shut and its deadline has not passed. Polled from a flush, so
+    /// the deadline's timer wakes the task that flushes (h2's connection task flushes on every
+    /// poll), and the held bytes then go out.
+    fn holding(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.cork.is_open() {
+            return false;
+        }
+        let deadline = self.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(HELD_FOR)));
+        if deadline.as_mut().poll(cx).is_ready() {
+            self.cork.open();
+            return false;
+        }
+        true
     }
 }
 
@@ -84,7 +107,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Corked<S> {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if !this.cork.is_open() {
+        if this.holding(cx) {
             return Poll::Ready(Ok(()));
         }
         ready!(this.poll_release(cx))?;
@@ -152,6 +175,31 @@ mod tests {
         let mut got = vec![0; HELD_MAX];
         far.read_exact(&mut got).await.unwrap();
         assert!(got.iter().all(|b| *b == 7));
+    }
+
+    #[tokio::test]
+    async fn a_cork_never_opened_lets_its_bytes_go_when_its_time_is_up() {
+        let (near, mut far) = tokio::net::UnixStream::pair().unwrap();
+        let (mut corked, _cork) = Corked::new(near);
+        corked.write_all(b"preface").await.unwrap();
+        corked.flush().await.unwrap();
+        // As h2's connection task does: flush again whenever woken. The deadline's timer is
+        // what wakes this one.
+        let flusher = tokio::spawn(async move {
+            let mut flushes = 0;
+            std::future::poll_fn(|cx| {
+                flushes += 1;
+                let _ = Pin::new(&mut corked).poll_flush(cx);
+                if corked.held.is_empty() { Poll::Ready(()) } else { Poll::Pending }
+            })
+            .await;
+            flushes
+        });
+        let mut got = [0; 7];
+        tokio::time::timeout(Duration::from_secs(5), far.read_exact(&mut got)).await.unwrap().unwrap();
+        assert_eq!(&got, b"preface");
+        let flushes = flusher.await.unwrap();
+        assert!(flushes <= 3, "woken by the deadline, not spinning: {flushes} flushes");
     }
 
     #[tokio::test]

@@ -26,7 +26,9 @@ pub fn is_timeout(status: &Status) -> bool {
     status.code() == tonic::Code::Cancelled && status.message() == TIMEOUT_MESSAGE
 }
 
-/// One HTTP/2 connection to hf-authd, as a tonic transport. Clones share the connection.
+/// One HTTP/2 connection to hf-authd, as a tonic transport. Clones share the connection. It is
+/// never re-dialled: once the daemon has gone (stopped, restarted, replaced), every call on it
+/// fails, and the caller connects again.
 #[derive(Clone, Debug)]
 pub struct Connection {
     send: h2::client::SendRequest<Bytes>,
@@ -63,7 +65,7 @@ impl tower::Service<http::Request<tonic::body::Body>> for Connection {
         Box::pin(async move {
             let (head, body) = request.into_parts();
             // tonic has the message encoded already: collecting is one poll, no waiting.
-            let body = body.collect().await.map_err(|e| Status::internal(format!("encoding the request: {e}")))?;
+            let body = body.collect().await?;
             let body = body.to_bytes();
             // Before the frames are queued: the connection task may write them at once.
             cork.open();
@@ -85,12 +87,20 @@ impl tower::Service<http::Request<tonic::body::Body>> for Connection {
 }
 
 /// The connection (or the call on it) failed: the daemon closed it, reset the stream, or sent
-/// something that is not HTTP/2.
+/// something that is not HTTP/2. A reset's code becomes a status as gRPC's HTTP/2 mapping says.
 fn lost(e: h2::Error) -> Status {
-    if e.is_io() || e.is_go_away() || e.is_remote() {
-        Status::unavailable(format!("the connection to hf-authd was lost: {e}"))
-    } else {
-        Status::internal(format!("HTTP/2 protocol error from hf-authd: {e}"))
+    use h2::Reason;
+    if e.is_io() || e.is_go_away() {
+        return Status::unavailable(format!("the connection to hf-authd was lost: {e}"));
+    }
+    let message = format!("hf-authd reset the call: {e}");
+    match e.reason() {
+        Some(Reason::REFUSED_STREAM) => Status::unavailable(message),
+        Some(Reason::CANCEL) => Status::cancelled(message),
+        Some(Reason::ENHANCE_YOUR_CALM) => Status::resource_exhausted(message),
+        Some(Reason::INADEQUATE_SECURITY) => Status::permission_denied(message),
+        _ if e.is_remote() => Status::internal(message),
+        _ => Status::internal(format!("HTTP/2 protocol error from hf-authd: {e}")),
     }
 }
 

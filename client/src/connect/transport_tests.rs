@@ -129,6 +129,24 @@ async fn no_answer_within_the_bound_is_the_connections_timeout() {
     assert!(is_timeout(&status), "{status:?}");
 }
 
+/// The daemon closes a connection that says nothing for 10 s: a client made now and used later
+/// must have sent its preface by then, cork or not.
+#[tokio::test]
+async fn a_client_that_makes_no_call_still_sends_its_preface_soon() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("hf-authd.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let _client = connect::connect(&socket, Duration::from_secs(5), None).await.unwrap();
+    let (mut stream, _) = listener.accept().await.unwrap();
+    let mut preface = [0; 24];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut preface))
+        .await
+        .expect("no preface within 5 s of connecting")
+        .unwrap();
+    assert_eq!(&preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+}
+
 #[tokio::test]
 async fn a_dropped_connection_is_reported_as_lost() {
     let daemon = start(Answer::Hangs);

@@ -53,9 +53,11 @@ impl LoadedRules {
         Self { current: RwLock::new(Arc::new(settings)), reloading: Mutex::new(()) }
     }
 
-    /// Takes `other`'s rules.
-    pub fn replace(&self, other: LoadedRules) {
-        let settings = other.current();
+    /// Compiles `config`'s rules again (a config given by value, when the stored tokens they
+    /// may name change). Blocking; one at a time with [`LoadedRules::reload`].
+    pub fn recompile(&self, config: &Config, home: Option<&Path>, known: Known<'_>) {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let settings = Self::new(config, home, known).current();
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = settings;
     }
 
