@@ -60,6 +60,8 @@ impl<S> Corked<S> {
     /// poll), and the held bytes then go out.
     fn holding(&mut self, cx: &mut Context<'_>) -> bool {
         if self.cork.is_open() {
+            // Its timer would only wake the connection task for nothing.
+            self.deadline = None;
             return false;
         }
         let deadline = self.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(HELD_FOR)));

@@ -36,28 +36,14 @@ impl LoadedRules {
     /// From the config read at start. Bad rules are not fatal: the daemon serves without them,
     /// and says why (log, `status`).
     pub fn new(config: &Config, home: Option<&Path>, known: Known<'_>) -> Self {
-        let settings = match Rules::compile(&config.routes, home, known) {
-            Ok(rules) => {
-                RouteSettings { rules, by_scope: config.route_by_scope, error: None, checked: known.is_some() }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "routing rules not loaded; serving without them");
-                RouteSettings {
-                    rules: Rules::default(),
-                    by_scope: config.route_by_scope,
-                    error: Some(with_path(config.source.as_deref(), &e.to_string())),
-                    checked: known.is_some(),
-                }
-            }
-        };
-        Self { current: RwLock::new(Arc::new(settings)), reloading: Mutex::new(()) }
+        Self { current: RwLock::new(Arc::new(compile(config, home, known))), reloading: Mutex::new(()) }
     }
 
     /// Compiles `config`'s rules again (a config given by value, when the stored tokens they
     /// may name change). Blocking; one at a time with [`LoadedRules::reload`].
     pub fn recompile(&self, config: &Config, home: Option<&Path>, known: Known<'_>) {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
-        let settings = Self::new(config, home, known).current();
+        let settings = Arc::new(compile(config, home, known));
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = settings;
     }
 
@@ -120,6 +106,22 @@ impl LoadedRules {
                     checked: current.checked,
                 });
                 false
+            }
+        }
+    }
+}
+
+/// `config`'s rules, or none and the reason (logged) when they do not compile.
+fn compile(config: &Config, home: Option<&Path>, known: Known<'_>) -> RouteSettings {
+    match Rules::compile(&config.routes, home, known) {
+        Ok(rules) => RouteSettings { rules, by_scope: config.route_by_scope, error: None, checked: known.is_some() },
+        Err(e) => {
+            tracing::error!(error = %e, "routing rules not loaded; serving without them");
+            RouteSettings {
+                rules: Rules::default(),
+                by_scope: config.route_by_scope,
+                error: Some(with_path(config.source.as_deref(), &e.to_string())),
+                checked: known.is_some(),
             }
         }
     }

@@ -44,14 +44,15 @@ pub async fn footprint(
          anonymous memory (RssAnon: heap and stacks, not the binary's pages); CPU is utime+stime \
          from /proc/PID/stat in clock ticks (10 ms each), over a window with no client connected.",
     );
-    let (rss_idle, anon_idle) = (daemon.rss_kib()?, daemon.rss_anon_kib()?);
+    let (rss_idle, anon_idle) = daemon.memory_kib()?;
     let ticks_fresh = idle_ticks(daemon, idle).await?;
     // RSS at each quarter of the load, 16 clients on fresh connections each time.
     let (mut rss, mut anon) = (Vec::with_capacity(4), Vec::with_capacity(4));
     for _ in 0..4 {
         load::resolve(&daemon.socket, ctx, 16, requests / 4, 0).await?;
-        rss.push(daemon.rss_kib()?);
-        anon.push(daemon.rss_anon_kib()?);
+        let (vm, anonymous) = daemon.memory_kib()?;
+        rss.push(vm);
+        anon.push(anonymous);
     }
     let (rss_half, rss_full) = (rss[1], rss[3]);
     let (anon_half, anon_full) = (anon[1], anon[3]);

@@ -137,24 +137,18 @@ impl Daemon {
         self.child.id()
     }
 
-    /// Resident set size (VmRSS), in KiB.
-    pub fn rss_kib(&self) -> anyhow::Result<u64> {
-        self.status_kib("VmRSS")
-    }
-
-    /// The anonymous part of the resident set (RssAnon: heap, stacks; not the binary's pages),
-    /// in KiB.
-    pub fn rss_anon_kib(&self) -> anyhow::Result<u64> {
-        self.status_kib("RssAnon")
-    }
-
-    fn status_kib(&self, field: &str) -> anyhow::Result<u64> {
+    /// Resident set size (VmRSS) and its anonymous part (RssAnon: heap, stacks; not the
+    /// binary's pages), in KiB, from one read of /proc/PID/status.
+    pub fn memory_kib(&self) -> anyhow::Result<(u64, u64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
-        let line = status
-            .lines()
-            .find(|l| l.split(':').next() == Some(field))
-            .with_context(|| format!("no {field} in /proc/PID/status"))?;
-        Ok(line.split_whitespace().nth(1).with_context(|| format!("{field} value"))?.parse()?)
+        let field = |name: &str| -> anyhow::Result<u64> {
+            let line = status
+                .lines()
+                .find(|l| l.split(':').next() == Some(name))
+                .with_context(|| format!("no {name} in /proc/PID/status"))?;
+            Ok(line.split_whitespace().nth(1).with_context(|| format!("{name} value"))?.parse()?)
+        };
+        Ok((field("VmRSS")?, field("RssAnon")?))
     }
 
     /// CPU time used so far (utime + stime, in clock ticks), all threads.
