@@ -120,7 +120,11 @@ impl Home {
     }
 
     pub fn touch(&self) {
-        self.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        // Every request touches its home: store only when the millisecond changed.
+        let now = now_ms();
+        if self.last_used_ms.load(Ordering::Relaxed) != now {
+            self.last_used_ms.store(now, Ordering::Relaxed);
+        }
     }
 
     pub fn last_used(&self) -> u64 {

@@ -38,9 +38,8 @@ pub struct Daemon {
     pub shutdown: Notify,
     /// Flips to true when the daemon begins stopping; open streams end on it.
     stopping: tokio::sync::watch::Sender<bool>,
-    requests: AtomicU64,
-    /// Milliseconds since `started` of the last request (for --idle-timeout).
-    last_request_ms: AtomicU64,
+    /// Written by every request, on every worker: kept off the lines of the fields above.
+    activity: Activity,
     /// Open server streams (Watch, DeviceLogin): the daemon is not idle while any is open.
     open_streams: AtomicU64,
 }
@@ -75,8 +74,7 @@ impl Daemon {
             service_managed: false,
             shutdown: Notify::new(),
             stopping: tokio::sync::watch::Sender::new(false),
-            requests: AtomicU64::new(0),
-            last_request_ms: AtomicU64::new(0),
+            activity: Activity::default(),
             open_streams: AtomicU64::new(0),
         }))
     }
@@ -160,12 +158,16 @@ impl Daemon {
     }
 
     pub fn note_request(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        self.last_request_ms.store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.activity.requests.fetch_add(1, Ordering::Relaxed);
+        let now = self.started.elapsed().as_millis() as u64;
+        // Stored once a millisecond at most: a read of a shared line is cheap, a write is not.
+        if self.activity.last_request_ms.load(Ordering::Relaxed) != now {
+            self.activity.last_request_ms.store(now, Ordering::Relaxed);
+        }
     }
 
     pub fn requests_served(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.activity.requests.load(Ordering::Relaxed)
     }
 
     /// How long since the last request, or `None` while a stream is open.
@@ -173,7 +175,7 @@ impl Daemon {
         if self.open_streams.load(Ordering::Relaxed) > 0 {
             return None;
         }
-        let last = self.last_request_ms.load(Ordering::Relaxed);
+        let last = self.activity.last_request_ms.load(Ordering::Relaxed);
         Some(self.started.elapsed().saturating_sub(std::time::Duration::from_millis(last)))
     }
 
@@ -182,6 +184,17 @@ impl Daemon {
         self.open_streams.fetch_add(1, Ordering::Relaxed);
         StreamGuard(self.clone())
     }
+}
+
+/// The request counters, alone on their cache line (two, for CPUs that fetch lines in pairs): a
+/// worker's write there does not take away the other worker's copy of the `Daemon` fields every
+/// request reads.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Activity {
+    requests: AtomicU64,
+    /// Milliseconds since `started` of the last request (for --idle-timeout).
+    last_request_ms: AtomicU64,
 }
 
 #[derive(Debug)]

@@ -118,8 +118,10 @@ impl WhoamiCache {
 
     /// The cached answer for a token regardless of age, without asking the Hub.
     pub fn peek(&self, endpoint: &str, token: &Token) -> Option<Arc<WhoAmI>> {
+        // Hashed before the lock is taken: every `Resolve` peeks, on every worker.
+        let key = Self::key(endpoint, token);
         let slots = lock(&self.slots);
-        let slot = slots.get(&Self::key(endpoint, token))?;
+        let slot = slots.get(&key)?;
         match lock(&slot.answer).as_ref()? {
             Answer::Ok { who, .. } => Some(who.clone()),
             Answer::Unauthorized { .. } => None,
@@ -128,7 +130,8 @@ impl WhoamiCache {
 
     /// Forgets whatever is known about `token` at `endpoint`.
     pub fn invalidate(&self, endpoint: &str, token: &Token) -> bool {
-        lock(&self.slots).remove(&Self::key(endpoint, token)).is_some()
+        let key = Self::key(endpoint, token);
+        lock(&self.slots).remove(&key).is_some()
     }
 
     pub fn len(&self) -> usize {

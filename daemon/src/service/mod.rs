@@ -157,7 +157,9 @@ impl HfAuth for Service {
 
     async fn resolve(&self, request: Request<pb::ResolveRequest>) -> Result<Response<pb::ResolveResponse>, Status> {
         let remote = forward::is_remote(&request);
-        let endpoint = request.get_ref().context.as_ref().map(|c| c.endpoint.trim_end_matches('/').to_owned());
+        // Inline, not on the heap: the audit line takes it to the writer thread.
+        let endpoint: compact_str::CompactString =
+            request.get_ref().context.as_ref().map(|c| c.endpoint.trim_end_matches('/')).unwrap_or_default().into();
         self.daemon.note_request();
         // The peer stays borrowed from the request's extensions while the message moves on.
         let (_, extensions, mut req) = request.into_parts();
@@ -173,7 +175,7 @@ impl HfAuth for Service {
         .map_err(versioned_error);
         match &answer {
             Ok(a) if !a.get_ref().token.is_empty() => {
-                self.daemon.audit.handout("Resolve", peer, a.get_ref(), endpoint.unwrap_or_default())
+                self.daemon.audit.handout("Resolve", peer, a.get_ref(), &endpoint)
             }
             Err(e) if remote && e.code() == tonic::Code::PermissionDenied => {
                 self.daemon.audit.refusal("Resolve", peer, e.message())

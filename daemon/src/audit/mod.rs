@@ -19,8 +19,10 @@
 //! What it records is who got which token and why — never the token itself: an [`Entry`] has
 //! no field that could hold a secret, only the stored token's *name*.
 
-use crate::conns::{Origin, PeerInfo};
-use serde::Serialize;
+mod line;
+
+use crate::conns::PeerInfo;
+use line::{Entry, Formatter};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -37,67 +39,6 @@ pub const DEFAULT_MAX_BYTES: u64 = 4 * 1024 * 1024;
 /// How long the writer waits after a batch before it takes the next one (unless woken): under
 /// load, at most this many wake-ups a second per [`LINGER`], whatever the request rate.
 pub const LINGER: Duration = Duration::from_millis(20);
-
-/// One line of the log.
-#[derive(Debug, Clone, Serialize)]
-pub struct Entry {
-    /// RFC 3339, UTC, seconds (formatted by the writer; the request path only reads the clock).
-    #[serde(serialize_with = "rfc3339")]
-    pub time: std::time::SystemTime,
-    /// `handout` (a secret was returned) or `refused` (a forwarded request was turned away).
-    pub event: &'static str,
-    /// The call: `Resolve`, `Login`, …
-    pub rpc: &'static str,
-    pub pid: Option<i32>,
-    pub uid: Option<u32>,
-    /// The peer's executable (`/proc/<pid>/exe`); for a forwarded call, the local end of the
-    /// forward (ssh, or the container's process).
-    pub exe: Option<Arc<str>>,
-    /// `local` or `forwarded`.
-    pub via: &'static str,
-    /// The stored token's name; empty for an env token or one not stored under a name.
-    pub token_name: String,
-    /// Why this token: env, name, rule, scope, active, username, oidc (see `hf-auth which`).
-    #[serde(skip_serializing_if = "str::is_empty")]
-    pub why: &'static str,
-    /// For `why = rule`: the rule's number in config.toml.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<u32>,
-    /// The Hub endpoint the caller will send the token to.
-    #[serde(skip_serializing_if = "str::is_empty")]
-    pub endpoint: String,
-    /// For refusals: why.
-    #[serde(skip_serializing_if = "str::is_empty")]
-    pub detail: String,
-    /// Lines lost (queue full) since the previous line written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dropped_before: Option<u64>,
-}
-
-impl Entry {
-    fn new(event: &'static str, rpc: &'static str, peer: Option<&PeerInfo>) -> Self {
-        Self {
-            time: std::time::SystemTime::now(),
-            event,
-            rpc,
-            pid: peer.and_then(|p| p.pid),
-            uid: peer.and_then(|p| p.uid),
-            exe: peer.and_then(|p| p.exe.clone()),
-            via: peer.map_or(Origin::Local, |p| p.origin).as_str(),
-            token_name: String::new(),
-            why: "",
-            rule: None,
-            endpoint: String::new(),
-            detail: String::new(),
-            dropped_before: None,
-        }
-    }
-}
-
-fn rfc3339<S: serde::Serializer>(t: &std::time::SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    let t: chrono::DateTime<chrono::Utc> = (*t).into();
-    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
 
 /// The log's front end: cheap to call from any request.
 #[derive(Debug)]
@@ -198,16 +139,16 @@ impl Audit {
         rpc: &'static str,
         peer: Option<&PeerInfo>,
         answer: &hf_auth_proto::pb::ResolveResponse,
-        endpoint: String,
+        endpoint: &str,
     ) {
         if self.tx.is_none() {
             return;
         }
         let mut e = Entry::new("handout", rpc, peer);
-        e.token_name = answer.name.clone();
+        e.token_name = answer.name.as_str().into();
         e.why = reason_name(answer.reason);
         e.rule = (answer.rule_index > 0).then_some(answer.rule_index);
-        e.endpoint = endpoint;
+        e.endpoint = endpoint.into();
         self.send(e);
     }
 
@@ -267,6 +208,7 @@ impl Writer {
         // A batch stays well under the size bound, so rotation keeps the log bounded.
         let cap = (self.max_bytes / 8).clamp(1, 64 * 1024) as usize;
         let mut batch = Vec::with_capacity(4096);
+        let mut format = Formatter::default();
         while let Ok(first) = rx.recv() {
             // Streamed from the queue into the batch: no list of entries is built on the way.
             let mut taken = 0;
@@ -277,9 +219,7 @@ impl Writer {
                     entry.dropped_before = Some(dropped - reported);
                     reported = dropped;
                 }
-                if serde_json::to_writer(&mut batch, &entry).is_ok() {
-                    batch.push(b'\n');
-                }
+                format.line(&mut batch, &entry);
                 if batch.len() >= cap {
                     self.flush(&mut batch);
                 }
@@ -346,6 +286,7 @@ fn open(path: &Path) -> std::io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conns::Origin;
     use hf_auth_proto::pb;
 
     fn wait_for_lines(path: &Path, n: usize) -> Vec<serde_json::Value> {
@@ -373,7 +314,7 @@ mod tests {
             reason: pb::RouteReason::Name as i32,
             ..Default::default()
         };
-        audit.handout("Resolve", Some(&peer), &answer, "https://huggingface.co".into());
+        audit.handout("Resolve", Some(&peer), &answer, "https://huggingface.co");
         audit.refusal("Login", Some(&peer), "read-only");
         let lines = wait_for_lines(&path, 2);
         assert_eq!(lines[0]["event"], "handout");
@@ -396,7 +337,7 @@ mod tests {
         let audit = Audit::start(path.clone(), 600);
         let answer = pb::ResolveResponse { name: "n".into(), reason: 6, ..Default::default() };
         for _ in 0..20 {
-            audit.handout("Resolve", None, &answer, "https://huggingface.co".into());
+            audit.handout("Resolve", None, &answer, "https://huggingface.co");
         }
         let rotated = dir.path().join("audit.log.1");
         for _ in 0..2000 {
@@ -426,7 +367,7 @@ mod tests {
         // One handout every 100 µs (about one client's Resolve rate): a writer woken by each
         // would write about 200 batches.
         for _ in 0..200 {
-            audit.handout("Resolve", None, &answer, "https://huggingface.co".into());
+            audit.handout("Resolve", None, &answer, "https://huggingface.co");
             std::thread::sleep(Duration::from_micros(100));
         }
         assert!(audit.sync(Duration::from_secs(10)), "sync timed out");

@@ -1,0 +1,304 @@
+//! One line of the audit log: the [`Entry`] a request hands over, and its JSON form, written by
+//! the writer thread.
+//!
+//! The line is formatted by hand, not through serde: under load the writer formats one line per
+//! `Resolve`, and serde_json's general string escaping plus a calendar conversion per line were
+//! most of its work (BENCHMARKS.md). The keys, their order and the values are what
+//! `#[derive(Serialize)]` wrote before; a test parses the lines back with serde_json.
+
+use crate::conns::{Origin, PeerInfo};
+use compact_str::CompactString;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One line of the log. No field can hold a secret: only the stored token's *name*.
+///
+/// The names and endpoint are inline strings (up to 24 bytes without allocating; a token name
+/// and `https://huggingface.co` fit): an entry is built on a worker and dropped on the writer
+/// thread, and a heap string freed on another thread than the one that made it costs glibc a
+/// lock on the other thread's arena, and can leave memory behind in it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// When it happened (formatted by the writer; the request path only reads the clock).
+    pub time: SystemTime,
+    /// `handout` (a secret was returned) or `refused` (a forwarded request was turned away).
+    pub event: &'static str,
+    /// The call: `Resolve`, `Login`, …
+    pub rpc: &'static str,
+    pub pid: Option<i32>,
+    pub uid: Option<u32>,
+    /// The peer's executable (`/proc/<pid>/exe`); for a forwarded call, the local end of the
+    /// forward (ssh, or the container's process).
+    pub exe: Option<Arc<str>>,
+    /// `local` or `forwarded`.
+    pub via: &'static str,
+    /// The stored token's name; empty for an env token or one not stored under a name.
+    pub token_name: CompactString,
+    /// Why this token: env, name, rule, scope, active, username, oidc (see `hf-auth which`);
+    /// left out when empty.
+    pub why: &'static str,
+    /// For `why = rule`: the rule's number in config.toml.
+    pub rule: Option<u32>,
+    /// The Hub endpoint the caller will send the token to; left out when empty.
+    pub endpoint: CompactString,
+    /// For refusals: why; left out when empty.
+    pub detail: String,
+    /// Lines lost (queue full) since the previous line written.
+    pub dropped_before: Option<u64>,
+}
+
+impl Entry {
+    pub fn new(event: &'static str, rpc: &'static str, peer: Option<&PeerInfo>) -> Self {
+        Self {
+            time: SystemTime::now(),
+            event,
+            rpc,
+            pid: peer.and_then(|p| p.pid),
+            uid: peer.and_then(|p| p.uid),
+            exe: peer.and_then(|p| p.exe.clone()),
+            via: peer.map_or(Origin::Local, |p| p.origin).as_str(),
+            token_name: CompactString::default(),
+            why: "",
+            rule: None,
+            endpoint: CompactString::default(),
+            detail: String::new(),
+            dropped_before: None,
+        }
+    }
+}
+
+/// Formats entries as JSON lines; keeps the last second's timestamp, since under load many
+/// lines share it.
+#[derive(Debug, Default)]
+pub struct Formatter {
+    second: Option<(u64, String)>,
+}
+
+impl Formatter {
+    /// Appends `e` to `out` as one JSON object and a newline.
+    pub fn line(&mut self, out: &mut Vec<u8>, e: &Entry) {
+        out.extend_from_slice(b"{\"time\":");
+        string(out, self.timestamp(e.time));
+        out.extend_from_slice(b",\"event\":");
+        string(out, e.event);
+        out.extend_from_slice(b",\"rpc\":");
+        string(out, e.rpc);
+        out.extend_from_slice(b",\"pid\":");
+        number(out, e.pid);
+        out.extend_from_slice(b",\"uid\":");
+        number(out, e.uid);
+        out.extend_from_slice(b",\"exe\":");
+        match &e.exe {
+            Some(exe) => string(out, exe),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"via\":");
+        string(out, e.via);
+        out.extend_from_slice(b",\"token_name\":");
+        string(out, &e.token_name);
+        if !e.why.is_empty() {
+            out.extend_from_slice(b",\"why\":");
+            string(out, e.why);
+        }
+        if let Some(rule) = e.rule {
+            out.extend_from_slice(b",\"rule\":");
+            number(out, Some(rule));
+        }
+        if !e.endpoint.is_empty() {
+            out.extend_from_slice(b",\"endpoint\":");
+            string(out, &e.endpoint);
+        }
+        if !e.detail.is_empty() {
+            out.extend_from_slice(b",\"detail\":");
+            string(out, &e.detail);
+        }
+        if let Some(n) = e.dropped_before {
+            out.extend_from_slice(b",\"dropped_before\":");
+            number(out, Some(n));
+        }
+        out.extend_from_slice(b"}\n");
+    }
+
+    /// RFC 3339, UTC, to the second (`2026-12-01T19:00:00Z`).
+    fn timestamp(&mut self, t: SystemTime) -> &str {
+        let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if self.second.as_ref().is_none_or(|(s, _)| *s != secs) {
+            let utc: chrono::DateTime<chrono::Utc> = t.into();
+            self.second = Some((secs, utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+        }
+        self.second.as_ref().map_or("", |(_, text)| text)
+    }
+}
+
+/// A number, or `null`.
+fn number(out: &mut Vec<u8>, n: Option<impl std::fmt::Display>) {
+    match n {
+        Some(n) => {
+            let _ = write!(out, "{n}");
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// `s` as a JSON string: `"` and `\` escaped, control characters as `\n`, `\t`, … or `\u00XX`,
+/// everything else (non-ASCII included) as it is, as serde_json writes it. Eight bytes are
+/// checked at a time: nearly every string here (paths, names, URLs) needs no escape at all.
+fn string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let (mut plain, mut i) = (0, 0);
+    while i < bytes.len() {
+        let word = bytes.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok());
+        if word.is_some_and(|w| !any_to_escape(u64::from_le_bytes(w))) {
+            i += 8;
+            continue;
+        }
+        if let Some(escape) = escape(bytes[i]) {
+            out.extend_from_slice(&bytes[plain..i]);
+            match escape {
+                Escape::Short(e) => out.extend_from_slice(e),
+                Escape::Unicode(b) => {
+                    let _ = write!(out, "\\u{b:04x}");
+                }
+            }
+            plain = i + 1;
+        }
+        i += 1;
+    }
+    out.extend_from_slice(&bytes[plain..]);
+    out.push(b'"');
+}
+
+enum Escape {
+    Short(&'static [u8]),
+    Unicode(u8),
+}
+
+fn escape(b: u8) -> Option<Escape> {
+    Some(match b {
+        b'"' => Escape::Short(b"\\\""),
+        b'\\' => Escape::Short(b"\\\\"),
+        b'\n' => Escape::Short(b"\\n"),
+        b'\r' => Escape::Short(b"\\r"),
+        b'\t' => Escape::Short(b"\\t"),
+        0x08 => Escape::Short(b"\\b"),
+        0x0c => Escape::Short(b"\\f"),
+        0..0x20 => Escape::Unicode(b),
+        _ => return None,
+    })
+}
+
+/// Whether any of the eight bytes in `w` is a control character, `"` or `\` (the classic
+/// "has a zero byte" / "has a byte less than n" bit tricks, exact for "any").
+fn any_to_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let less_than = |x: u64, n: u8| x.wrapping_sub(ONES * n as u64) & !x & HIGH;
+    let zero = |x: u64| less_than(x, 1);
+    (less_than(w, 0x20) | zero(w ^ (ONES * b'"' as u64)) | zero(w ^ (ONES * b'\\' as u64))) != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use std::time::Duration;
+
+    fn format(e: &Entry) -> String {
+        let mut out = Vec::new();
+        Formatter::default().line(&mut out, e);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn entry() -> Entry {
+        let peer = PeerInfo { uid: Some(1000), pid: Some(42), exe: Some("/usr/bin/git".into()), origin: Origin::Local };
+        let mut e = Entry::new("handout", "Resolve", Some(&peer));
+        e.time = UNIX_EPOCH + Duration::from_secs(1_796_151_600);
+        e
+    }
+
+    #[test]
+    fn a_line_is_one_json_object_with_the_keys_in_order_and_empty_ones_left_out() {
+        let mut e = entry();
+        e.token_name = "cluster-read".into();
+        e.why = "rule";
+        e.rule = Some(3);
+        e.endpoint = "https://huggingface.co".into();
+        let line = format(&e);
+        assert_eq!(
+            line,
+            "{\"time\":\"2026-12-01T19:00:00Z\",\"event\":\"handout\",\"rpc\":\"Resolve\",\"pid\":42,\"uid\":1000,\
+             \"exe\":\"/usr/bin/git\",\"via\":\"local\",\"token_name\":\"cluster-read\",\"why\":\"rule\",\"rule\":3,\
+             \"endpoint\":\"https://huggingface.co\"}\n"
+        );
+        let bare = format(&Entry::new("refused", "Login", None));
+        let v: Value = serde_json::from_str(&bare).unwrap();
+        assert_eq!(v["pid"], Value::Null);
+        assert_eq!(v["exe"], Value::Null);
+        assert_eq!(v["via"], "local");
+        for absent in ["why", "rule", "endpoint", "detail", "dropped_before"] {
+            assert!(v.get(absent).is_none(), "{absent} in {bare}");
+        }
+    }
+
+    #[test]
+    fn every_string_round_trips_through_a_json_parser() {
+        let nasty = "a\"b\\c\nd\re\tf\u{8}g\u{c}h\u{1}i\u{1f}j\u{7f}k é 😀 </script>";
+        let mut e = entry();
+        e.exe = Some(nasty.into());
+        e.token_name = nasty.into();
+        e.endpoint = nasty.into();
+        e.detail = nasty.to_owned();
+        e.dropped_before = Some(u64::MAX);
+        let line = format(&e);
+        assert_eq!(line.matches('\n').count(), 1, "one line: {line:?}");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        for key in ["exe", "token_name", "endpoint", "detail"] {
+            assert_eq!(v[key], json!(nasty), "{key}");
+        }
+        assert_eq!(v["dropped_before"], json!(u64::MAX));
+        // Byte for byte the escapes serde_json writes, so the log reads as it did.
+        let mut escaped = Vec::new();
+        string(&mut escaped, nasty);
+        assert_eq!(String::from_utf8(escaped).unwrap(), serde_json::to_string(nasty).unwrap());
+    }
+
+    #[test]
+    fn the_eight_byte_check_finds_every_byte_to_escape_wherever_it_is() {
+        for b in 0..=u8::MAX {
+            let wanted = b < 0x20 || b == b'"' || b == b'\\';
+            for at in 0..8 {
+                let mut word = [b'a', 0xc3, 0xa9, b'~', 0x7f, b'/', 0xff, b' '];
+                word[at] = b;
+                assert_eq!(any_to_escape(u64::from_le_bytes(word)), wanted, "byte {b:#04x} at {at}");
+            }
+        }
+        // Strings of every length up to three words, with a quote at every place: the word
+        // steps and the tail agree with serde_json.
+        for len in 1..24 {
+            for at in 0..len {
+                let mut s = "x".repeat(len);
+                s.replace_range(at..at + 1, "\"");
+                let mut out = Vec::new();
+                string(&mut out, &s);
+                assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap(), "{s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_timestamp_follows_the_clock_across_seconds() {
+        let mut f = Formatter::default();
+        let mut e = entry();
+        let mut out = Vec::new();
+        for offset in [0, 0, 1, 3600, 1] {
+            e.time = UNIX_EPOCH + Duration::from_secs(1_796_151_600 + offset);
+            out.clear();
+            f.line(&mut out, &e);
+            let v: Value = serde_json::from_slice(&out).unwrap();
+            let want: chrono::DateTime<chrono::Utc> = e.time.into();
+            assert_eq!(v["time"], want.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
+    }
+}
