@@ -208,23 +208,34 @@ fn run(opts: &Options) -> anyhow::Result<Report> {
         fresh.stop();
     }
     if opts.wants("homes") {
-        let quiet = setup::logged_in_world(&hub.endpoint())?;
-        // As on a real machine, ~/.config/hf-auth exists apart from the cache directory (else the
-        // daemon watches their common parent, waiting for the config directory to appear).
-        std::fs::create_dir_all(quiet.dir.path().join("config").join("hf-auth"))?;
-        let fresh = setup::Daemon::spawn(&quiet, &quiet.socket())?;
-        let qctx = setup::context(&quiet).to_pb();
-        let (endpoint, scratch) = (hub.endpoint(), quiet.dir.path().join("homes"));
+        // Two fresh daemons side by side, one to stay with its one home and one to open
+        // thousands more, each in a world of its own.
+        let mut daemons = Vec::with_capacity(2);
+        for _ in 0..2 {
+            let quiet = setup::logged_in_world(&hub.endpoint())?;
+            // As on a real machine, ~/.config/hf-auth exists apart from the cache directory (else
+            // the daemon watches their common parent, waiting for the config directory to appear).
+            std::fs::create_dir_all(quiet.dir.path().join("config").join("hf-auth"))?;
+            let daemon = setup::Daemon::spawn(&quiet, &quiet.socket())?;
+            let ctx = setup::context(&quiet).to_pb();
+            daemons.push((quiet, daemon, ctx));
+        }
+        let [(_, single, single_ctx), (crowded_world, crowded, crowded_ctx)] = &daemons[..] else {
+            unreachable!("two daemons were spawned")
+        };
+        let scratch = crowded_world.dir.path().join("homes");
         runtime.block_on(homes::many_homes(
             &mut r,
-            &fresh,
-            &qctx,
+            (single, single_ctx),
+            (crowded, crowded_ctx),
             &scratch,
-            &endpoint,
+            &hub.endpoint(),
             plan.homes,
             plan.homes_calls,
         ))?;
-        fresh.stop();
+        for (_, daemon, _) in daemons {
+            daemon.stop();
+        }
     }
     Ok(r)
 }
