@@ -6,7 +6,7 @@
 //! same run, as a ratio. Flags: `--smoke` (tiny counts: checks that every measurement runs),
 //! `--markdown PATH`, `--json PATH` (one object per figure; also printed on stdout as they come),
 //! `--no-processes` (skip what needs hyperfine), `--only git,token,rpc,whoami,watch,footprint,homes`,
-//! `--footprint-requests N`. `HF_AUTH_BENCH_BIN_DIR` points at another build of the binaries (to
+//! `--footprint-requests N`, `--homes N`. `HF_AUTH_BENCH_BIN_DIR` points at another build of the binaries (to
 //! compare two builds). Progress and tables go to stderr.
 
 #[path = "rpc/bare.rs"]
@@ -49,6 +49,8 @@ struct Options {
     only: Option<Vec<String>>,
     /// `--footprint-requests N`: a longer (or shorter) run for the memory figures.
     footprint_requests: Option<usize>,
+    /// `--homes N`: how many homes the crowded daemon of measurement 7 opens.
+    homes: Option<usize>,
 }
 
 impl Options {
@@ -128,6 +130,7 @@ fn main() -> ExitCode {
             "--markdown" => opts.markdown = args.next().map(PathBuf::from),
             "--json" => opts.json = args.next().map(PathBuf::from),
             "--footprint-requests" => opts.footprint_requests = args.next().and_then(|n| n.parse().ok()),
+            "--homes" => opts.homes = args.next().and_then(|n| n.parse().ok()),
             "--only" => opts.only = args.next().map(|s| s.split(',').map(str::to_owned).collect()),
             // cargo bench passes --bench; libtest filters make no sense here.
             _ => {}
@@ -162,6 +165,9 @@ fn run(opts: &Options) -> anyhow::Result<Report> {
     let mut plan = if opts.smoke { SMOKE } else { FULL };
     if let Some(n) = opts.footprint_requests {
         plan.footprint_requests = n;
+    }
+    if let Some(n) = opts.homes {
+        plan.homes = n;
     }
     let mut r = Report::new(!opts.smoke);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
