@@ -120,10 +120,11 @@ impl Home {
     }
 
     pub fn touch(&self) {
-        // Every request touches its home: store only when the millisecond changed.
+        // Every request touches its home: written only when the millisecond moved on, and
+        // never backwards.
         let now = now_ms();
-        if self.last_used_ms.load(Ordering::Relaxed) != now {
-            self.last_used_ms.store(now, Ordering::Relaxed);
+        if self.last_used_ms.load(Ordering::Relaxed) < now {
+            self.last_used_ms.fetch_max(now, Ordering::Relaxed);
         }
     }
 

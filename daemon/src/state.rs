@@ -160,9 +160,10 @@ impl Daemon {
     pub fn note_request(&self) {
         self.activity.requests.fetch_add(1, Ordering::Relaxed);
         let now = self.started.elapsed().as_millis() as u64;
-        // Stored once a millisecond at most: a read of a shared line is cheap, a write is not.
-        if self.activity.last_request_ms.load(Ordering::Relaxed) != now {
-            self.activity.last_request_ms.store(now, Ordering::Relaxed);
+        // Written once a millisecond at most (a read of a shared line is cheap, a write is not),
+        // and never backwards by a worker that read the clock a moment earlier.
+        if self.activity.last_request_ms.load(Ordering::Relaxed) < now {
+            self.activity.last_request_ms.fetch_max(now, Ordering::Relaxed);
         }
     }
 

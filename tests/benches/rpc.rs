@@ -355,7 +355,9 @@ async fn rpc(
             b = b.merge(bare_turn);
             res = res.merge(daemon_turn);
         }
-        // CPU per call (warm-up included, a rounding error), 10 ms per tick.
+        // CPU per call, 10 ms per tick: over the measured and the warm-up calls, and the
+        // turns' connects (at 256 clients, 8 turns: 10,240 warm-up calls of 60,240, and 2,048
+        // connects), alike for hf-authd and bare tonic.
         let per_call = |ticks: u64| Duration::from_micros(ticks * 10_000 / (calls + turns * clients * warm) as u64);
         let (daemon_cpu, client_cpu, bare_cpu) = (per_call(daemon_ticks), per_call(client_ticks), per_call(bare_ticks));
         let p50_ratio = ratio(res.latencies.p50().as_secs_f64(), e.latencies.p50().as_secs_f64());
@@ -363,7 +365,7 @@ async fn rpc(
         // The verdict's figure: the median turn's ratio. The pooled one (all calls over all wall
         // time, each side) is in the JSON figures beside it.
         let pooled_vs_bare = ratio(res.per_sec(), b.per_sec());
-        let rate_vs_bare = report::median(&mut paired);
+        let rate_vs_bare = report::median(&mut paired.clone());
         if clients == 1 {
             p50_ratio_1 = p50_ratio;
             bare_p50_1 = vs_bare;

@@ -10,7 +10,7 @@ use crate::conns::{Origin, PeerInfo};
 use compact_str::CompactString;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// One line of the log. No field can hold a secret: only the stored token's *name*.
 ///
@@ -72,7 +72,7 @@ impl Entry {
 /// lines share it.
 #[derive(Debug, Default)]
 pub struct Formatter {
-    second: Option<(u64, String)>,
+    second: Option<(i64, String)>,
 }
 
 impl Formatter {
@@ -122,9 +122,10 @@ impl Formatter {
 
     /// RFC 3339, UTC, to the second (`2026-12-01T19:00:00Z`).
     fn timestamp(&mut self, t: SystemTime) -> &str {
-        let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        // Keyed by signed seconds: a clock set before 1970 still gets each second its own text.
+        let utc: chrono::DateTime<chrono::Utc> = t.into();
+        let secs = utc.timestamp();
         if self.second.as_ref().is_none_or(|(s, _)| *s != secs) {
-            let utc: chrono::DateTime<chrono::Utc> = t.into();
             self.second = Some((secs, utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
         }
         self.second.as_ref().map_or("", |(_, text)| text)
@@ -203,7 +204,7 @@ fn any_to_escape(w: u64) -> bool {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn format(e: &Entry) -> String {
         let mut out = Vec::new();
@@ -292,8 +293,13 @@ mod tests {
         let mut f = Formatter::default();
         let mut e = entry();
         let mut out = Vec::new();
-        for offset in [0, 0, 1, 3600, 1] {
-            e.time = UNIX_EPOCH + Duration::from_secs(1_796_151_600 + offset);
+        let at = |secs: i64| match u64::try_from(secs) {
+            Ok(after) => UNIX_EPOCH + Duration::from_secs(after),
+            Err(_) => UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()),
+        };
+        // Back and forth, and before 1970 (a clock set wrong), where a second is its own too.
+        for secs in [1_796_151_600, 1_796_151_600, 1_796_151_601, 1_796_155_200, 1_796_151_601, -1, -2, 0, -1] {
+            e.time = at(secs);
             out.clear();
             f.line(&mut out, &e);
             let v: Value = serde_json::from_slice(&out).unwrap();

@@ -139,7 +139,7 @@ impl Audit {
         rpc: &'static str,
         peer: Option<&PeerInfo>,
         answer: &hf_auth_proto::pb::ResolveResponse,
-        endpoint: &str,
+        endpoint: compact_str::CompactString,
     ) {
         if self.tx.is_none() {
             return;
@@ -148,7 +148,7 @@ impl Audit {
         e.token_name = answer.name.as_str().into();
         e.why = reason_name(answer.reason);
         e.rule = (answer.rule_index > 0).then_some(answer.rule_index);
-        e.endpoint = endpoint.into();
+        e.endpoint = endpoint;
         self.send(e);
     }
 
@@ -314,7 +314,7 @@ mod tests {
             reason: pb::RouteReason::Name as i32,
             ..Default::default()
         };
-        audit.handout("Resolve", Some(&peer), &answer, "https://huggingface.co");
+        audit.handout("Resolve", Some(&peer), &answer, "https://huggingface.co".into());
         audit.refusal("Login", Some(&peer), "read-only");
         let lines = wait_for_lines(&path, 2);
         assert_eq!(lines[0]["event"], "handout");
@@ -337,7 +337,7 @@ mod tests {
         let audit = Audit::start(path.clone(), 600);
         let answer = pb::ResolveResponse { name: "n".into(), reason: 6, ..Default::default() };
         for _ in 0..20 {
-            audit.handout("Resolve", None, &answer, "https://huggingface.co");
+            audit.handout("Resolve", None, &answer, "https://huggingface.co".into());
         }
         let rotated = dir.path().join("audit.log.1");
         for _ in 0..2000 {
@@ -367,7 +367,7 @@ mod tests {
         // One handout every 100 µs (about one client's Resolve rate): a writer woken by each
         // would write about 200 batches.
         for _ in 0..200 {
-            audit.handout("Resolve", None, &answer, "https://huggingface.co");
+            audit.handout("Resolve", None, &answer, "https://huggingface.co".into());
             std::thread::sleep(Duration::from_micros(100));
         }
         assert!(audit.sync(Duration::from_secs(10)), "sync timed out");

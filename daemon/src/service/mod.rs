@@ -174,9 +174,7 @@ impl HfAuth for Service {
         .map(versioned)
         .map_err(versioned_error);
         match &answer {
-            Ok(a) if !a.get_ref().token.is_empty() => {
-                self.daemon.audit.handout("Resolve", peer, a.get_ref(), &endpoint)
-            }
+            Ok(a) if !a.get_ref().token.is_empty() => self.daemon.audit.handout("Resolve", peer, a.get_ref(), endpoint),
             Err(e) if remote && e.code() == tonic::Code::PermissionDenied => {
                 self.daemon.audit.refusal("Resolve", peer, e.message())
             }
