@@ -12,9 +12,9 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{UnixListener, UnixStream};
 use tonic::transport::server::Connected;
@@ -77,15 +77,10 @@ impl Limits {
     }
 }
 
-fn now_ms() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
-}
-
 /// One open connection's bookkeeping, shared by its stream and the registry.
 #[derive(Debug)]
 struct Slot {
-    /// When its peer last sent anything, or when it was accepted (ms on [`now_ms`]'s clock).
+    /// When its peer last sent anything, or when it was accepted (ms on [`crate::clock`]).
     last_read_ms: AtomicU64,
     /// Has the peer sent anything at all?
     spoke: AtomicBool,
@@ -96,7 +91,7 @@ struct Slot {
 impl Slot {
     fn new() -> Self {
         Self {
-            last_read_ms: AtomicU64::new(now_ms()),
+            last_read_ms: AtomicU64::new(crate::clock::now_ms()),
             spoke: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             waker: AtomicWaker::new(),
@@ -210,7 +205,7 @@ impl AsyncRead for Conn {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.slot.last_read_ms.store(now_ms(), Ordering::Relaxed);
+            crate::clock::advance(&this.slot.last_read_ms, crate::clock::now_ms());
             this.slot.spoke.store(true, Ordering::Relaxed);
         }
         polled

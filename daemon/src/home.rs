@@ -7,15 +7,8 @@ use crate::store::ini::IniFile;
 use crate::store::keyring::{Keyring, KeyringSettings, Vault, is_keyring_section};
 use hf_auth_proto::{HomePaths, Token};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Instant;
+use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
-
-/// Milliseconds on a process-wide monotonic clock: when a home was last used.
-fn now_ms() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeKind {
@@ -93,7 +86,7 @@ impl Home {
             keyring_settings,
             opening: std::sync::Mutex::new(()),
             open: AtomicBool::new(false),
-            last_used_ms: AtomicU64::new(now_ms()),
+            last_used_ms: AtomicU64::new(crate::clock::now_ms()),
             pinned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             repair_pending: AtomicBool::new(false),
@@ -120,12 +113,8 @@ impl Home {
     }
 
     pub fn touch(&self) {
-        // Every request touches its home: written only when the millisecond moved on, and
-        // never backwards.
-        let now = now_ms();
-        if self.last_used_ms.load(Ordering::Relaxed) < now {
-            self.last_used_ms.fetch_max(now, Ordering::Relaxed);
-        }
+        // Every request touches its home.
+        crate::clock::advance(&self.last_used_ms, crate::clock::now_ms());
     }
 
     pub fn last_used(&self) -> u64 {

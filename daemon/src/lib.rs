@@ -5,6 +5,7 @@
 //! serves `hfauth.v1.HfAuth` over a Unix socket.
 
 pub mod audit;
+pub mod clock;
 pub mod config;
 pub mod config_watch;
 pub mod conns;

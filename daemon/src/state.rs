@@ -159,12 +159,7 @@ impl Daemon {
 
     pub fn note_request(&self) {
         self.activity.requests.fetch_add(1, Ordering::Relaxed);
-        let now = self.started.elapsed().as_millis() as u64;
-        // Written once a millisecond at most (a read of a shared line is cheap, a write is not),
-        // and never backwards by a worker that read the clock a moment earlier.
-        if self.activity.last_request_ms.load(Ordering::Relaxed) < now {
-            self.activity.last_request_ms.fetch_max(now, Ordering::Relaxed);
-        }
+        crate::clock::advance(&self.activity.last_request_ms, self.started.elapsed().as_millis() as u64);
     }
 
     pub fn requests_served(&self) -> u64 {

@@ -18,7 +18,7 @@ use std::time::SystemTime;
 /// and `https://huggingface.co` fit): an entry is built on a worker and dropped on the writer
 /// thread, and a heap string freed on another thread than the one that made it costs glibc a
 /// lock on the other thread's arena, and can leave memory behind in it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Entry {
     /// When it happened (formatted by the writer; the request path only reads the clock).
     pub time: SystemTime,
