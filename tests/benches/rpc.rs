@@ -21,6 +21,8 @@ mod footprint;
 mod homes;
 #[path = "rpc/load.rs"]
 mod load;
+#[path = "rpc/placement.rs"]
+mod placement;
 #[path = "rpc/processes.rs"]
 mod processes;
 #[path = "rpc/report.rs"]
