@@ -12,6 +12,7 @@ use crate::store::keyring::KeyringSettings;
 use crate::watch::Watcher;
 use hf_auth_proto::HomePaths;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -33,7 +34,7 @@ pub struct Homes {
 #[derive(Debug, Default)]
 struct Inner {
     /// Paths exactly as clients sent them → home. The hot path: no syscall on a hit.
-    by_alias: HashMap<HomePaths, Arc<Home>>,
+    by_alias: hashbrown::HashMap<Spelling, Arc<Home>, RandomState>,
     /// Canonical paths → home, so two spellings of one directory share a home.
     by_canonical: HashMap<HomePaths, Arc<Home>>,
 }
@@ -74,7 +75,7 @@ impl Homes {
                 // Spellings are only a shortcut: dropping them costs one canonicalize per miss.
                 inner.by_alias.clear();
             }
-            inner.by_alias.insert(paths.clone(), home.clone());
+            inner.by_alias.insert(Spelling(paths.clone()), home.clone());
             home.touch();
             (home, inner.close_least_recently_used(self.max_open))
         };
@@ -95,7 +96,7 @@ impl Homes {
 
     /// A home already open for these paths, without opening one (nor waiting for one being opened).
     pub fn peek(&self, paths: &HomePaths) -> Option<Arc<Home>> {
-        let home = self.read().by_alias.get(paths).filter(|h| h.is_open()).cloned()?;
+        let home = self.read().by_alias.get(&SpellingOf(paths)).filter(|h| h.is_open()).cloned()?;
         home.touch();
         Some(home)
     }
@@ -152,6 +153,52 @@ impl Inner {
             self.by_alias.retain(|_, h| !closed.iter().any(|c| Arc::ptr_eq(c, h)));
         }
         closed
+    }
+}
+
+/// Paths exactly as a client sent them: the alias map's key, hashed and compared byte for byte.
+/// An alias is a spelling, so its bytes are what must match; `Path` hashes and compares
+/// component by component, which was most of the cost of a request's lookup.
+#[derive(Debug)]
+struct Spelling(HomePaths);
+
+/// A [`Spelling`] borrowed from a request, to look one up without a copy.
+struct SpellingOf<'a>(&'a HomePaths);
+
+fn spelled(paths: &HomePaths) -> [&[u8]; 2] {
+    [paths.token.as_os_str().as_encoded_bytes(), paths.stored_tokens.as_os_str().as_encoded_bytes()]
+}
+
+fn hash_spelling<H: Hasher>(paths: &HomePaths, state: &mut H) {
+    for bytes in spelled(paths) {
+        state.write_usize(bytes.len());
+        state.write(bytes);
+    }
+}
+
+impl Hash for Spelling {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_spelling(&self.0, state);
+    }
+}
+
+impl Hash for SpellingOf<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_spelling(self.0, state);
+    }
+}
+
+impl PartialEq for Spelling {
+    fn eq(&self, other: &Self) -> bool {
+        spelled(&self.0) == spelled(&other.0)
+    }
+}
+
+impl Eq for Spelling {}
+
+impl hashbrown::Equivalent<Spelling> for SpellingOf<'_> {
+    fn equivalent(&self, key: &Spelling) -> bool {
+        spelled(self.0) == spelled(&key.0)
     }
 }
 
@@ -214,5 +261,25 @@ mod tests {
         std::fs::write(dirs[2].join("token"), "hf_again").unwrap();
         let again = homes.get(&paths(&dirs[2]));
         assert_eq!(again.snapshot().active.as_ref().unwrap().as_ref().unwrap().expose(), "hf_again");
+    }
+
+    #[test]
+    fn two_spellings_of_one_home_are_two_aliases_of_one_home() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("hf");
+        std::fs::create_dir_all(&dir).unwrap();
+        let homes = Homes::new(KeyringSettings::default(), 8);
+        let plain = paths(&dir);
+        let doubled = paths(&t.path().join(".//hf/"));
+        assert_ne!(spelled(&plain), spelled(&doubled), "the test needs two spellings");
+        let first = homes.get(&plain);
+        assert!(homes.peek(&doubled).is_none(), "a spelling not seen yet is not an alias yet");
+        let second = homes.get(&doubled);
+        assert!(Arc::ptr_eq(&first, &second), "both spellings reach the one home");
+        for spelling in [&plain, &doubled] {
+            let peeked = homes.peek(spelling).expect("each spelling is an alias now");
+            assert!(Arc::ptr_eq(&peeked, &first));
+        }
+        assert_eq!(homes.len(), 1);
     }
 }
