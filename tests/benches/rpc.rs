@@ -21,6 +21,8 @@ mod footprint;
 mod homes;
 #[path = "rpc/load.rs"]
 mod load;
+#[path = "rpc/placed.rs"]
+mod placed;
 #[path = "rpc/placement.rs"]
 mod placement;
 #[path = "rpc/processes.rs"]

@@ -75,6 +75,10 @@ impl EchoServer {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's CPU time so far, in clock ticks.
     pub fn cpu_ticks(&self) -> anyhow::Result<u64> {
         crate::setup::cpu_ticks(&self.child.id().to_string())

@@ -2,7 +2,7 @@
 //! of the same service and a raw echo round trip, the three taking turns.
 
 use crate::report::{self, Report, human, ratio, us, x};
-use crate::{bare, cdf, echo, load, setup};
+use crate::{bare, cdf, echo, load, placed, setup};
 use anyhow::Context;
 use serde_json::json;
 use std::time::Duration;
@@ -173,8 +173,6 @@ pub async fn rpc(
         "echo_p50_us": us(e.p50()), "echo_p99_us": us(e.p99()), "p50_ratio": fresh_ratio,
         "bare_p50_us": us(b.p50()), "p50_vs_bare": fresh_vs_bare,
     }));
-    drop(echo);
-    drop(bare);
     if let (Some(path), Some((res, bare, echo))) = (svg, &curves) {
         std::fs::write(
             path,
@@ -205,15 +203,17 @@ pub async fn rpc(
         ],
         &rows,
     );
-    r.target("Resolve p50 within 3x of the echo round trip (1 client)", x(p50_ratio_1), p50_ratio_1 <= 3.0);
     r.target("at least 20k resolves/s (best level)", format!("{best:.0}/s"), best >= 20_000.0);
-    r.target("Resolve p50 within 1.3x of a bare tonic server (1 client)", x(bare_p50_1), bare_p50_1 <= 1.3);
-    for (clients, rate) in bare_rates {
-        r.target(
-            &format!("Resolve throughput at least 0.8x a bare tonic server ({clients} clients)"),
-            x(rate),
-            rate >= 0.8,
-        );
-    }
-    Ok(())
+    // As scheduled, each ratio moves with where the scheduler wakes client and server (a round
+    // trip is ~24 µs on one CPU, ~43 µs across two): shown, and judged pinned (below).
+    let rates: Vec<String> =
+        bare_rates.iter().map(|(clients, rate)| format!("{} at {clients} clients", x(*rate))).collect();
+    r.note(&format!(
+        "As scheduled (not judged; the pinned rows below are): Resolve p50 {} of the echo's and {} of bare \
+         tonic's at 1 client; throughput {} bare tonic's (median turn).",
+        x(p50_ratio_1),
+        x(bare_p50_1),
+        rates.join(", "),
+    ));
+    placed::compare(r, daemon, &bare, &echo, ctx, plan).await
 }
