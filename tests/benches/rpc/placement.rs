@@ -13,9 +13,9 @@ use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
 pub enum Placement {
     /// Wherever the scheduler puts them (what a user gets, luck included).
     AsScheduled,
-    /// The client and both daemons on one CPU.
+    /// The client and the servers on one CPU.
     SameCpu,
-    /// The client on one CPU, both daemons on another.
+    /// The client on one CPU, the servers on another.
     AcrossCpus,
 }
 
@@ -23,8 +23,8 @@ impl Placement {
     pub fn describe(self) -> &'static str {
         match self {
             Placement::AsScheduled => "as scheduled",
-            Placement::SameCpu => "client and daemon on one CPU",
-            Placement::AcrossCpus => "client and daemon on two CPUs",
+            Placement::SameCpu => "client and servers on one CPU",
+            Placement::AcrossCpus => "client on one CPU, servers on the other",
         }
     }
 
