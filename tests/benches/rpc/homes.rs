@@ -4,7 +4,7 @@
 //! beside the HF home (in `~/.cache`, its parent).
 
 use crate::load;
-use crate::placement::{Cpus, Placement};
+use crate::placement::{Cpus, Placement, Switches};
 use crate::report::{Report, human, ratio, us, x};
 use crate::setup::Daemon;
 use hf_auth_proto::{ClientContext, HomePaths};
@@ -97,6 +97,8 @@ pub async fn many_homes(
                 x(t.median_ratio()),
                 x(t.pooled_ratio()),
                 format!("{} / {}", human(t.one.cpu_per_call()), human(t.many.cpu_per_call())),
+                format!("{:.2} / {:.2}", t.one.sched_per_call().0, t.many.sched_per_call().0),
+                format!("{:.3} / {:.3}", t.one.sched_per_call().1, t.many.sched_per_call().1),
             ]
         })
         .collect();
@@ -108,6 +110,8 @@ pub async fn many_homes(
             "median of per-turn ratios",
             "pooled p50 ratio",
             "daemon CPU/call (1 / many)",
+            "its context switches/call",
+            "its moves between CPUs/call",
         ],
         &rows,
     );
@@ -120,6 +124,8 @@ pub async fn many_homes(
             "cpu_one_us_per_call": us(t.one.cpu_per_call()), "cpu_many_us_per_call": us(t.many.cpu_per_call()),
             "p50_one_us": us(t.one.p50()), "p50_many_us": us(t.many.p50()),
             "ratio": t.median_ratio(), "pooled_ratio": t.pooled_ratio(), "turn_ratios": t.ratios,
+            "switches_one_per_call": t.one.sched_per_call().0, "switches_many_per_call": t.many.sched_per_call().0,
+            "migrations_one_per_call": t.one.sched_per_call().1, "migrations_many_per_call": t.many.sched_per_call().1,
         }));
         let what = format!("Resolve p50 with {homes} homes opened within 1.1x of with 1");
         match placement {
@@ -146,15 +152,23 @@ pub async fn many_homes(
     Ok(())
 }
 
-/// One daemon's calls in one placement, and the CPU it used for them.
+/// One daemon's calls in one placement, the CPU it used for them and how its threads were
+/// scheduled meanwhile.
 struct Side {
     run: load::Run,
     ticks: u64,
+    sched: Switches,
 }
 
 impl Side {
     fn new() -> Self {
-        Self { run: load::Run::empty(), ticks: 0 }
+        Self { run: load::Run::empty(), ticks: 0, sched: Switches::default() }
+    }
+
+    /// Context switches and moves between CPUs, per call.
+    fn sched_per_call(&self) -> (f64, f64) {
+        let calls = self.run.latencies.len().max(1) as f64;
+        (self.sched.switches as f64 / calls, self.sched.migrations as f64 / calls)
     }
 
     /// CPU per call, from 10 ms ticks: the work the daemon does, whatever its wake-ups cost.
@@ -199,9 +213,10 @@ async fn turns(
         for crowded_now in [turn % 2 == 1, turn % 2 == 0] {
             let (daemon, ctx, side) =
                 if crowded_now { (crowded, ctx, &mut t.many) } else { (alone, alone_ctx, &mut t.one) };
-            let t0 = daemon.cpu_ticks()?;
+            let (t0, s0) = (daemon.cpu_ticks()?, Switches::of(daemon.pid())?);
             let run = load::resolve(&daemon.socket, ctx, 1, calls, 5).await?;
             side.ticks += daemon.cpu_ticks()? - t0;
+            side.sched.add(Switches::of(daemon.pid())?.since(s0));
             p50[usize::from(crowded_now)] = run.latencies.p50().as_secs_f64();
             side.run = std::mem::replace(&mut side.run, load::Run::empty()).merge(run);
         }

@@ -101,3 +101,52 @@ fn pin_process(pid: u32, cpus: &CpuSet) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// How often a process's threads were switched out and moved between CPUs, summed over its
+/// threads (a thread that exits takes its counts with it: compare runs with the same threads).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Switches {
+    /// Voluntary and involuntary context switches.
+    pub switches: u64,
+    /// Moves to another CPU (`se.nr_migrations`; 0 where the kernel has no scheduler debug files).
+    pub migrations: u64,
+}
+
+impl Switches {
+    pub fn of(pid: u32) -> anyhow::Result<Self> {
+        let mut total = Self::default();
+        for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+            let dir = entry?.path();
+            // A thread may exit between the listing and the read.
+            let Ok(status) = std::fs::read_to_string(dir.join("status")) else { continue };
+            total.switches +=
+                field(&status, "voluntary_ctxt_switches:") + field(&status, "nonvoluntary_ctxt_switches:");
+            if let Ok(sched) = std::fs::read_to_string(dir.join("sched")) {
+                total.migrations += field(&sched, "se.nr_migrations");
+            }
+        }
+        Ok(total)
+    }
+
+    /// What happened since `before`.
+    pub fn since(self, before: Self) -> Self {
+        Self {
+            switches: self.switches.saturating_sub(before.switches),
+            migrations: self.migrations.saturating_sub(before.migrations),
+        }
+    }
+
+    pub fn add(&mut self, other: Self) {
+        self.switches += other.switches;
+        self.migrations += other.migrations;
+    }
+}
+
+/// The number after `name` on its line (`name: 12` or `name   :   12`), 0 when absent.
+fn field(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|rest| rest.trim_start_matches([' ', '\t', ':']).split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
