@@ -35,6 +35,8 @@ mod resolve;
 mod setup;
 #[path = "rpc/spawn.rs"]
 mod spawn;
+#[path = "rpc/tally.rs"]
+mod tally;
 
 use anyhow::Context;
 use report::{Report, human, ratio, us, x};

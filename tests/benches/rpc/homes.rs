@@ -4,9 +4,10 @@
 //! beside the HF home (in `~/.cache`, its parent).
 
 use crate::load;
-use crate::placement::{Cpus, Placement, Switches};
+use crate::placement::{Cpus, Placement};
 use crate::report::{Report, human, ratio, us, x};
 use crate::setup::Daemon;
+use crate::tally::Tally;
 use hf_auth_proto::{ClientContext, HomePaths};
 use serde_json::json;
 use std::path::Path;
@@ -96,7 +97,11 @@ pub async fn many_homes(
                 human(t.many.p50()),
                 x(t.median_ratio()),
                 x(t.pooled_ratio()),
-                format!("{} / {}", human(t.one.cpu_per_call()), human(t.many.cpu_per_call())),
+                format!(
+                    "{} / {}",
+                    human(t.one.cpu_per_call(t.one.run.latencies.len())),
+                    human(t.many.cpu_per_call(t.many.run.latencies.len()))
+                ),
                 format!("{:.2} / {:.2}", t.one.sched_per_call().0, t.many.sched_per_call().0),
                 format!("{:.3} / {:.3}", t.one.sched_per_call().1, t.many.sched_per_call().1),
             ]
@@ -121,7 +126,8 @@ pub async fn many_homes(
     for (placement, t) in &placed {
         r.figure(json!({
             "kind": "homes", "homes": homes, "placement": placement.key(),
-            "cpu_one_us_per_call": us(t.one.cpu_per_call()), "cpu_many_us_per_call": us(t.many.cpu_per_call()),
+            "cpu_one_us_per_call": us(t.one.cpu_per_call(t.one.run.latencies.len())),
+            "cpu_many_us_per_call": us(t.many.cpu_per_call(t.many.run.latencies.len())),
             "p50_one_us": us(t.one.p50()), "p50_many_us": us(t.many.p50()),
             "ratio": t.median_ratio(), "pooled_ratio": t.pooled_ratio(), "turn_ratios": t.ratios,
             "switches_one_per_call": t.one.sched_per_call().0, "switches_many_per_call": t.many.sched_per_call().0,
@@ -152,39 +158,10 @@ pub async fn many_homes(
     Ok(())
 }
 
-/// One daemon's calls in one placement, the CPU it used for them and how its threads were
-/// scheduled meanwhile.
-struct Side {
-    run: load::Run,
-    ticks: u64,
-    sched: Switches,
-}
-
-impl Side {
-    fn new() -> Self {
-        Self { run: load::Run::empty(), ticks: 0, sched: Switches::default() }
-    }
-
-    /// Context switches and moves between CPUs, per call.
-    fn sched_per_call(&self) -> (f64, f64) {
-        let calls = self.run.latencies.len().max(1) as f64;
-        (self.sched.switches as f64 / calls, self.sched.migrations as f64 / calls)
-    }
-
-    /// CPU per call, from 10 ms ticks: the work the daemon does, whatever its wake-ups cost.
-    fn cpu_per_call(&self) -> std::time::Duration {
-        std::time::Duration::from_micros(self.ticks * 10_000 / self.run.latencies.len().max(1) as u64)
-    }
-
-    fn p50(&self) -> std::time::Duration {
-        self.run.latencies.p50()
-    }
-}
-
 /// Both daemons' calls in one placement, and the ratio of their p50s turn by turn.
 struct Turns {
-    one: Side,
-    many: Side,
+    one: Tally,
+    many: Tally,
     /// Crowded p50 over single p50, per turn, in turn order.
     ratios: Vec<f64>,
 }
@@ -207,18 +184,14 @@ async fn turns(
     (crowded, ctx): (&Daemon, &hf_auth_proto::pb::ClientContext),
     calls: usize,
 ) -> anyhow::Result<Turns> {
-    let mut t = Turns { one: Side::new(), many: Side::new(), ratios: Vec::with_capacity(TURNS) };
+    let mut t = Turns { one: Tally::new(), many: Tally::new(), ratios: Vec::with_capacity(TURNS) };
     for turn in 0..TURNS {
         let mut p50 = [0.0; 2];
         for crowded_now in [turn % 2 == 1, turn % 2 == 0] {
             let (daemon, ctx, side) =
                 if crowded_now { (crowded, ctx, &mut t.many) } else { (alone, alone_ctx, &mut t.one) };
-            let (t0, s0) = (daemon.cpu_ticks()?, Switches::of(daemon.pid())?);
-            let run = load::resolve(&daemon.socket, ctx, 1, calls, 5).await?;
-            side.ticks += daemon.cpu_ticks()? - t0;
-            side.sched.add(Switches::of(daemon.pid())?.since(s0));
-            p50[usize::from(crowded_now)] = run.latencies.p50().as_secs_f64();
-            side.run = std::mem::replace(&mut side.run, load::Run::empty()).merge(run);
+            let (p50_now, _) = side.turn(daemon.pid(), load::resolve(&daemon.socket, ctx, 1, calls, 5)).await?;
+            p50[usize::from(crowded_now)] = p50_now.as_secs_f64();
         }
         t.ratios.push(ratio(p50[1], p50[0]));
     }

@@ -9,34 +9,12 @@ use crate::load;
 use crate::placement::{Cpus, Placement};
 use crate::report::{self, Report, human, ratio, x};
 use crate::setup::Daemon;
+use crate::tally::Tally;
 use anyhow::Context;
 use serde_json::json;
-use std::time::Duration;
 
 /// Turns per level and placement, each server going first every other turn.
 const TURNS: usize = 8;
-
-/// One server's runs in one placement and level, and the CPU it used for them.
-struct Side {
-    run: load::Run,
-    ticks: u64,
-}
-
-impl Side {
-    fn new() -> Self {
-        Self { run: load::Run::empty(), ticks: 0 }
-    }
-
-    fn add(&mut self, run: load::Run, ticks: u64) {
-        self.run = std::mem::replace(&mut self.run, load::Run::empty()).merge(run);
-        self.ticks += ticks;
-    }
-}
-
-/// A turn's figure: the p50 with one client, the rate with more.
-fn figure(run: &load::Run, clients: usize) -> f64 {
-    if clients == 1 { run.latencies.p50().as_secs_f64() } else { run.per_sec() }
-}
 
 /// Resolve against bare tonic at every level of `plan`, in each pinned placement this machine
 /// can make; the verdicts are the medians of the turns' ratios. Undoes the pinning at the end.
@@ -56,7 +34,7 @@ pub async fn compare(
         cpus.place(placement, &pids)?;
         for &(clients, calls) in &plan.calls {
             let per_turn = (calls / TURNS).max(1);
-            let (mut ours, mut theirs) = (Side::new(), Side::new());
+            let (mut ours, mut theirs) = (Tally::new(), Tally::new());
             let mut turns = Vec::with_capacity(TURNS);
             let mut echo_turns = Vec::new();
             for turn in 0..TURNS {
@@ -69,15 +47,16 @@ pub async fn compare(
                 };
                 let mut figures = [0.0; 2];
                 for daemon_now in [turn % 2 == 1, turn % 2 == 0] {
-                    let (socket, side) =
-                        if daemon_now { (&daemon.socket, &mut ours) } else { (&bare.socket, &mut theirs) };
-                    let t0 = if daemon_now { daemon.cpu_ticks()? } else { bare.cpu_ticks()? };
-                    let run = load::resolve(socket, ctx, clients, per_turn, plan.warmup_calls)
-                        .await
-                        .with_context(|| format!("Resolve, {}", placement.describe()))?;
-                    let t1 = if daemon_now { daemon.cpu_ticks()? } else { bare.cpu_ticks()? };
-                    figures[usize::from(daemon_now)] = figure(&run, clients);
-                    side.add(run, t1 - t0);
+                    let (socket, pid, side) = if daemon_now {
+                        (&daemon.socket, daemon.pid(), &mut ours)
+                    } else {
+                        (&bare.socket, bare.pid(), &mut theirs)
+                    };
+                    let calls = load::resolve(socket, ctx, clients, per_turn, plan.warmup_calls);
+                    let (p50, rate) =
+                        side.turn(pid, calls).await.with_context(|| format!("Resolve, {}", placement.describe()))?;
+                    // A turn's figure: the p50 with one client, the rate with more.
+                    figures[usize::from(daemon_now)] = if clients == 1 { p50.as_secs_f64() } else { rate };
                 }
                 // Latency: ours over theirs (lower is better); rate: ours over theirs (higher is).
                 turns.push(ratio(figures[1], figures[0]));
@@ -87,26 +66,26 @@ pub async fn compare(
             }
             let median = report::median(&mut turns.clone());
             let vs_echo = (!echo_turns.is_empty()).then(|| report::median(&mut echo_turns.clone()));
-            let per_call = |ticks: u64| {
-                Duration::from_micros(ticks * 10_000 / (calls + TURNS * clients * plan.warmup_calls) as u64)
-            };
+            // Over the measured and the warm-up calls, alike for both.
+            let counted = calls + TURNS * clients * plan.warmup_calls;
             rows.push(vec![
                 placement.describe().into(),
                 clients.to_string(),
-                human(ours.run.latencies.p50()),
-                human(theirs.run.latencies.p50()),
+                human(ours.p50()),
+                human(theirs.p50()),
                 format!("{:.0}", ours.run.per_sec()),
                 format!("{:.0}", theirs.run.per_sec()),
                 x(median),
                 vs_echo.map(x).unwrap_or_default(),
-                human(per_call(ours.ticks)),
-                human(per_call(theirs.ticks)),
+                human(ours.cpu_per_call(counted)),
+                human(theirs.cpu_per_call(counted)),
             ]);
             r.figure(json!({
                 "kind": "rpc_pinned", "placement": placement.key(), "clients": clients, "calls": calls,
-                "resolve_p50_us": report::us(ours.run.latencies.p50()), "bare_p50_us": report::us(theirs.run.latencies.p50()),
+                "resolve_p50_us": report::us(ours.p50()), "bare_p50_us": report::us(theirs.p50()),
                 "resolve_per_s": ours.run.per_sec().round(), "bare_per_s": theirs.run.per_sec().round(),
-                "daemon_cpu_us_per_call": report::us(per_call(ours.ticks)), "bare_cpu_us_per_call": report::us(per_call(theirs.ticks)),
+                "daemon_cpu_us_per_call": report::us(ours.cpu_per_call(counted)), "bare_cpu_us_per_call": report::us(theirs.cpu_per_call(counted)),
+                "daemon_switches_per_call": ours.sched_per_call().0, "bare_switches_per_call": theirs.sched_per_call().0,
                 "vs_bare": median, "vs_bare_turns": turns, "p50_vs_echo": vs_echo, "p50_vs_echo_turns": echo_turns,
             }));
             if let Some(vs_echo) = vs_echo {
