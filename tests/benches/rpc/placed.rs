@@ -1,8 +1,8 @@
 //! Measurement 3, pinned: `Resolve` against the bare tonic server (and, at one client, the raw
-//! echo) with the load generator and the servers held in one placement (`crate::placement`): all on one CPU, or the client on one
-//! and the servers on the other. As scheduled, which CPU each side wakes on moves a turn's
-//! ratio by itself (0.64x–1.41x between the turns of one run at 16 clients); pinned alike, the
-//! two servers differ only by their own work.
+//! echo) with the load generator and the servers held in one placement (`crate::placement`):
+//! all on one CPU, or the client on one and the servers on the other. As scheduled, which CPU
+//! each side wakes on moves a turn's ratio by itself (0.64x–1.41x between the turns of one run
+//! at 16 clients); pinned alike, the two servers differ only by their own work.
 
 use crate::echo::EchoServer;
 use crate::load;
