@@ -3,7 +3,8 @@
 //! the same way: a raw Unix-socket echo round trip to a server in another process.
 //!
 //! The generator is one current-thread runtime; the daemon and the echo server are both separate
-//! processes with two worker threads, so both sides of the comparison share the 2 cores alike.
+//! processes with two worker threads, so both sides of a comparison share the machine's cores
+//! alike (or the cores they are pinned to: `crate::placement`).
 
 use crate::report::Samples;
 use hf_auth::connect::{self, Client};

@@ -1,5 +1,5 @@
 //! Where the load generator and the daemons run. With one client, a `Resolve` round trip costs
-//! ~25 µs here when the client and the daemon share a CPU and ~40 µs when each wakes the other
+//! ~24 µs here when the client and the daemon share a CPU and ~43 µs when each wakes the other
 //! across CPUs (an inter-processor interrupt and an idle exit, in a VM). The scheduler picks one
 //! or the other per connection, so a p50 pooled over turns measures that luck as much as the
 //! daemon: the same build against itself gave 0.70x–1.92x in six runs. Pinning both sides the
@@ -65,6 +65,22 @@ impl Cpus {
         all
     }
 
+    /// Runs `work` with the calling thread and `daemons` placed for `placement`, then undoes the
+    /// pinning whether `work` succeeded or not.
+    pub async fn within<T>(
+        &self,
+        placement: Placement,
+        daemons: &[u32],
+        work: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        self.place(placement, daemons)?;
+        let result = work.await;
+        let undone = self.place(Placement::AsScheduled, daemons);
+        let value = result?;
+        undone?;
+        Ok(value)
+    }
+
     /// Pins the calling thread (the load generator's current-thread runtime) and every thread of
     /// `daemons` for `placement`; `AsScheduled` undoes any pinning.
     pub fn place(&self, placement: Placement, daemons: &[u32]) -> anyhow::Result<()> {
@@ -89,21 +105,31 @@ fn only(cpu: usize) -> CpuSet {
 }
 
 /// Every thread of `pid`; threads it starts later inherit the mask from the thread starting them.
-/// A thread that exits meanwhile (the blocking pool's, past its keep-alive) is skipped.
+/// Listed again until no new thread turns up (one an unpinned thread started meanwhile). A
+/// thread that exits meanwhile (the blocking pool's, past its keep-alive) is skipped.
 fn pin_process(pid: u32, cpus: &CpuSet) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
-        let name = entry?.file_name();
-        let Some(tid) = name.to_str().and_then(|s| s.parse().ok()).and_then(Pid::from_raw) else { continue };
-        match sched_setaffinity(Some(tid), cpus) {
-            Ok(()) | Err(rustix::io::Errno::SRCH) => {}
-            Err(e) => return Err(anyhow::Error::from(e).context(format!("pinning thread {tid:?} of {pid}"))),
+    let mut pinned = std::collections::HashSet::new();
+    loop {
+        let mut new = 0;
+        for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+            let name = entry?.file_name();
+            let Some(tid) = name.to_str().and_then(|s| s.parse().ok()).and_then(Pid::from_raw) else { continue };
+            if !pinned.insert(tid.as_raw_nonzero()) {
+                continue;
+            }
+            new += 1;
+            match sched_setaffinity(Some(tid), cpus) {
+                Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+                Err(e) => return Err(anyhow::Error::from(e).context(format!("pinning thread {tid:?} of {pid}"))),
+            }
+        }
+        if new == 0 {
+            return Ok(());
         }
     }
-    Ok(())
 }
 
-/// How often a process's threads were switched out and moved between CPUs, summed over its
-/// threads (a thread that exits takes its counts with it: compare runs with the same threads).
+/// How often a process's threads were switched out and moved between CPUs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Switches {
     /// Voluntary and involuntary context switches.
@@ -113,32 +139,46 @@ pub struct Switches {
 }
 
 impl Switches {
-    pub fn of(pid: u32) -> anyhow::Result<Self> {
-        let mut total = Self::default();
-        for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
-            let dir = entry?.path();
-            // A thread may exit between the listing and the read.
-            let Ok(status) = std::fs::read_to_string(dir.join("status")) else { continue };
-            total.switches +=
-                field(&status, "voluntary_ctxt_switches:") + field(&status, "nonvoluntary_ctxt_switches:");
-            if let Ok(sched) = std::fs::read_to_string(dir.join("sched")) {
-                total.migrations += field(&sched, "se.nr_migrations");
-            }
-        }
-        Ok(total)
-    }
-
-    /// What happened since `before`.
-    pub fn since(self, before: Self) -> Self {
-        Self {
-            switches: self.switches.saturating_sub(before.switches),
-            migrations: self.migrations.saturating_sub(before.migrations),
-        }
-    }
-
     pub fn add(&mut self, other: Self) {
         self.switches += other.switches;
         self.migrations += other.migrations;
+    }
+}
+
+/// Each thread's [`Switches`] so far, by thread id: a difference of two counts only the
+/// threads' own changes, whichever threads started or ended in between.
+#[derive(Debug, Default)]
+pub struct ThreadCounts(std::collections::HashMap<u32, Switches>);
+
+impl ThreadCounts {
+    pub fn of(pid: u32) -> anyhow::Result<Self> {
+        let mut threads = std::collections::HashMap::new();
+        for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+            let entry = entry?;
+            let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else { continue };
+            // A thread may exit between the listing and the read.
+            let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else { continue };
+            let migrations = std::fs::read_to_string(entry.path().join("sched"))
+                .map(|sched| field(&sched, "se.nr_migrations"))
+                .unwrap_or(0);
+            let switches = field(&status, "voluntary_ctxt_switches:") + field(&status, "nonvoluntary_ctxt_switches:");
+            threads.insert(tid, Switches { switches, migrations });
+        }
+        Ok(Self(threads))
+    }
+
+    /// What the threads did since `before`: a thread present in both counts its growth, a new
+    /// one all it did; one that ended meanwhile is lost (its last part is not in `self`).
+    pub fn since(&self, before: &Self) -> Switches {
+        let mut total = Switches::default();
+        for (tid, now) in &self.0 {
+            let then = before.0.get(tid).copied().unwrap_or_default();
+            total.add(Switches {
+                switches: now.switches.saturating_sub(then.switches),
+                migrations: now.migrations.saturating_sub(then.migrations),
+            });
+        }
+        total
     }
 }
 

@@ -2,7 +2,7 @@
 //! how its threads were scheduled meanwhile.
 
 use crate::load::Run;
-use crate::placement::Switches;
+use crate::placement::{Switches, ThreadCounts};
 use std::future::Future;
 use std::time::Duration;
 
@@ -26,10 +26,10 @@ impl Tally {
         calls: impl Future<Output = anyhow::Result<Run>>,
     ) -> anyhow::Result<(Duration, f64)> {
         let pid_text = pid.to_string();
-        let (t0, s0) = (crate::setup::cpu_ticks(&pid_text)?, Switches::of(pid)?);
+        let (t0, s0) = (crate::setup::cpu_ticks(&pid_text)?, ThreadCounts::of(pid)?);
         let run = calls.await?;
         self.ticks += crate::setup::cpu_ticks(&pid_text)? - t0;
-        self.sched.add(Switches::of(pid)?.since(s0));
+        self.sched.add(ThreadCounts::of(pid)?.since(&s0));
         let figures = (run.latencies.p50(), run.per_sec());
         self.run = std::mem::replace(&mut self.run, Run::empty()).merge(run);
         Ok(figures)
