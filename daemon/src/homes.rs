@@ -166,7 +166,9 @@ struct Spelling(HomePaths);
 struct SpellingOf<'a>(&'a HomePaths);
 
 fn spelled(paths: &HomePaths) -> [&[u8]; 2] {
-    [paths.token.as_os_str().as_encoded_bytes(), paths.stored_tokens.as_os_str().as_encoded_bytes()]
+    // Every field, so a new one cannot be left out of the key.
+    let HomePaths { token, stored_tokens } = paths;
+    [token.as_os_str().as_encoded_bytes(), stored_tokens.as_os_str().as_encoded_bytes()]
 }
 
 fn hash_spelling<H: Hasher>(paths: &HomePaths, state: &mut H) {
@@ -281,5 +283,10 @@ mod tests {
             assert!(Arc::ptr_eq(&peeked, &first));
         }
         assert_eq!(homes.len(), 1);
+        // The same token file with another stored_tokens is another home, not an alias.
+        let other = HomePaths { token: plain.token.clone(), stored_tokens: t.path().join("elsewhere") };
+        assert!(homes.peek(&other).is_none());
+        assert!(!Arc::ptr_eq(&homes.get(&other), &first));
+        assert_eq!(homes.len(), 2);
     }
 }
