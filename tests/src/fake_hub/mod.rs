@@ -53,7 +53,16 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct FakeHub {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    task: Option<JoinHandle<()>>,
+    serving: Option<Serving>,
+}
+
+/// Where the server runs.
+#[derive(Debug)]
+enum Serving {
+    /// A task on the test's runtime.
+    Task(JoinHandle<()>),
+    /// A thread with a runtime of its own; it ends at most [`SHUTDOWN_GRACE`] after shutdown.
+    Thread(std::thread::JoinHandle<()>),
 }
 
 /// What the handlers share with the test.
@@ -66,6 +75,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    fn new(addr: SocketAddr) -> Arc<Self> {
+        let (shutdown, _) = watch::channel(false);
+        Arc::new(Self { endpoint: format!("http://{addr}"), state: Mutex::new(State::new()), shutdown })
+    }
+
     /// The state, even if a panicking test poisoned the lock: one failure should not hide the rest.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -100,19 +114,43 @@ impl FakeHub {
     pub async fn try_start() -> io::Result<FakeHub> {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let (shutdown, _) = watch::channel(false);
-        let shared = Arc::new(Shared { endpoint: format!("http://{addr}"), state: Mutex::new(State::new()), shutdown });
-        let mut down = shared.shutdown.subscribe();
-        let app = handlers::router(Arc::clone(&shared)).into_make_service_with_connect_info::<Kill>();
-        let server = axum::serve(KillableListener(listener), app).with_graceful_shutdown(async move {
-            let _ = down.wait_for(|down| *down).await;
-        });
-        let task = tokio::spawn(async move {
-            if let Err(e) = server.await {
-                tracing::warn!("fake hub stopped: {e}");
-            }
-        });
-        Ok(FakeHub { addr, shared, task: Some(task) })
+        let shared = Shared::new(addr);
+        let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
+        Ok(FakeHub { addr, shared, serving: Some(Serving::Task(task)) })
+    }
+
+    /// Like [`FakeHub::start`], but served by a thread with a runtime of its own: it answers
+    /// promptly however busy the test's own runtime is (the load tests, whose 1,000 clients share
+    /// the test's two workers). Shut down, it stops within [`SHUTDOWN_GRACE`], connections
+    /// still open or not.
+    pub fn start_on_own_thread() -> FakeHub {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("fake hub: bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("fake hub: non-blocking listener");
+        let addr = listener.local_addr().expect("fake hub: local address");
+        let shared = Shared::new(addr);
+        let on_thread = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("fake-hub".into())
+            .spawn(move || {
+                let runtime =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("fake hub runtime");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).expect("fake hub: tokio listener");
+                    let mut down = on_thread.shutdown.subscribe();
+                    let server = serve(listener, Arc::clone(&on_thread));
+                    let grace = async move {
+                        let _ = down.wait_for(|down| *down).await;
+                        tokio::time::sleep(SHUTDOWN_GRACE).await;
+                    };
+                    tokio::select! {
+                        () = server => {}
+                        () = grace => {}
+                    }
+                });
+                // Dropping the runtime ends the connections' tasks still running.
+            })
+            .expect("fake hub: thread");
+        FakeHub { addr, shared, serving: Some(Serving::Thread(thread)) }
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash: the value for `HF_ENDPOINT`.
@@ -272,11 +310,19 @@ impl FakeHub {
     /// Stops accepting, releases hung requests, and waits (up to 5 s) for open connections to close.
     pub async fn shutdown(mut self) {
         self.shared.shutdown.send_replace(true);
-        let Some(mut task) = self.task.take() else {
-            return;
-        };
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
-            task.abort();
+        match self.serving.take() {
+            None => {}
+            Some(Serving::Task(task)) => {
+                // Aborting after the grace period ends what is still open (the handle is only a
+                // handle: dropping it would not).
+                let abort = task.abort_handle();
+                if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+                    abort.abort();
+                }
+            }
+            Some(Serving::Thread(thread)) => {
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
         }
     }
 }
@@ -284,5 +330,17 @@ impl FakeHub {
 impl Drop for FakeHub {
     fn drop(&mut self) {
         self.shared.shutdown.send_replace(true);
+    }
+}
+
+/// Serves the Hub on `listener` until shutdown (in-flight requests finish first).
+async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let mut down = shared.shutdown.subscribe();
+    let app = handlers::router(shared).into_make_service_with_connect_info::<Kill>();
+    let server = axum::serve(KillableListener(listener), app).with_graceful_shutdown(async move {
+        let _ = down.wait_for(|down| *down).await;
+    });
+    if let Err(e) = server.await {
+        tracing::warn!("fake hub stopped: {e}");
     }
 }
