@@ -56,12 +56,12 @@ pub struct FakeHub {
     serving: Option<Serving>,
 }
 
-/// Where the server runs.
+/// Where the server runs; either way it ends at most [`SHUTDOWN_GRACE`] after shutdown.
 #[derive(Debug)]
 enum Serving {
     /// A task on the test's runtime.
     Task(JoinHandle<()>),
-    /// A thread with a runtime of its own; it ends at most [`SHUTDOWN_GRACE`] after shutdown.
+    /// A thread with a runtime of its own.
     Thread(std::thread::JoinHandle<()>),
 }
 
@@ -136,16 +136,7 @@ impl FakeHub {
                     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("fake hub runtime");
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).expect("fake hub: tokio listener");
-                    let mut down = on_thread.shutdown.subscribe();
-                    let server = serve(listener, Arc::clone(&on_thread));
-                    let grace = async move {
-                        let _ = down.wait_for(|down| *down).await;
-                        tokio::time::sleep(SHUTDOWN_GRACE).await;
-                    };
-                    tokio::select! {
-                        () = server => {}
-                        () = grace => {}
-                    }
+                    serve(listener, on_thread).await;
                 });
                 // Dropping the runtime ends the connections' tasks still running.
             })
@@ -313,12 +304,7 @@ impl FakeHub {
         match self.serving.take() {
             None => {}
             Some(Serving::Task(task)) => {
-                // Aborting after the grace period ends what is still open (the handle is only a
-                // handle: dropping it would not).
-                let abort = task.abort_handle();
-                if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
-                    abort.abort();
-                }
+                let _ = task.await;
             }
             Some(Serving::Thread(thread)) => {
                 let _ = tokio::task::spawn_blocking(move || thread.join()).await;
@@ -333,14 +319,24 @@ impl Drop for FakeHub {
     }
 }
 
-/// Serves the Hub on `listener` until shutdown (in-flight requests finish first).
+/// Serves the Hub on `listener` until shutdown, letting in-flight requests finish for at most
+/// [`SHUTDOWN_GRACE`]: whichever runtime runs it, it ends by then.
 async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
-    let mut down = shared.shutdown.subscribe();
+    let (mut down, mut grace) = (shared.shutdown.subscribe(), shared.shutdown.subscribe());
     let app = handlers::router(shared).into_make_service_with_connect_info::<Kill>();
     let server = axum::serve(KillableListener(listener), app).with_graceful_shutdown(async move {
         let _ = down.wait_for(|down| *down).await;
     });
-    if let Err(e) = server.await {
-        tracing::warn!("fake hub stopped: {e}");
+    let grace = async move {
+        let _ = grace.wait_for(|down| *down).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = server => {
+            if let Err(e) = served {
+                tracing::warn!("fake hub stopped: {e}");
+            }
+        }
+        () = grace => {}
     }
 }
