@@ -171,22 +171,15 @@ fn spelled(paths: &HomePaths) -> [&[u8]; 2] {
     [token.as_os_str().as_encoded_bytes(), stored_tokens.as_os_str().as_encoded_bytes()]
 }
 
-fn hash_spelling<H: Hasher>(paths: &HomePaths, state: &mut H) {
-    for bytes in spelled(paths) {
-        state.write_usize(bytes.len());
-        state.write(bytes);
-    }
-}
-
 impl Hash for Spelling {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_spelling(&self.0, state);
+        spelled(&self.0).hash(state);
     }
 }
 
 impl Hash for SpellingOf<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_spelling(self.0, state);
+        spelled(self.0).hash(state);
     }
 }
 
