@@ -27,6 +27,8 @@ pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The response header every unary answer carries with [`PROTOCOL_VERSION`], so a client can
 /// make its one call without a `Status` handshake first and re-handshake only on a mismatch.
+/// `Resolve`'s answer, the hot path, carries the version in its `protocol` field instead (its
+/// errors carry the header).
 pub const PROTOCOL_HEADER: &str = "hf-auth-protocol";
 
 /// The encoded descriptor set, for gRPC reflection.

@@ -59,6 +59,7 @@ impl fmt::Debug for pb::ResolveResponse {
             .field("name", &self.name)
             .field("username", &self.username)
             .field("expires_at", &self.expires_at)
+            .field("protocol", &self.protocol)
             .finish()
     }
 }

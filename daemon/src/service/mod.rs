@@ -171,7 +171,8 @@ impl HfAuth for Service {
             resolve::resolve(&self.daemon, req).await
         }
         .await
-        .map(versioned)
+        // The version as a field, not the header: see `pb::ResolveResponse::protocol`.
+        .map(|answer| Response::new(pb::ResolveResponse { protocol: hf_auth_proto::PROTOCOL_VERSION, ..answer }))
         .map_err(versioned_error);
         match &answer {
             Ok(a) if !a.get_ref().token.is_empty() => self.daemon.audit.handout("Resolve", peer, a.get_ref(), endpoint),

@@ -25,6 +25,7 @@ pub fn serve(socket: &Path) -> anyhow::Result<()> {
                 token: TOKEN.to_owned(),
                 source: pb::TokenSource::File as i32,
                 reason: pb::RouteReason::Active as i32,
+                protocol: hf_auth_proto::PROTOCOL_VERSION,
                 ..Default::default()
             })
         });
