@@ -136,13 +136,11 @@ pub fn builder() -> Server {
 /// on the forward socket, also the uids `[forward] allow_uids` names. Forwarded requests leave
 /// here marked [`crate::forward::Remote`].
 fn check_peer(mut req: Request<()>, owner: u32, daemon: &Daemon) -> Result<Request<()>, Status> {
-    let Some(peer) = req.extensions().get::<PeerInfo>().cloned() else {
+    // Read in place (no clone of the peer, with its executable's name, per request).
+    let Some((Some(uid), origin)) = req.extensions().get::<PeerInfo>().map(|p| (p.uid, p.origin)) else {
         return Err(Status::permission_denied("hf-authd could not identify the peer of this connection"));
     };
-    let Some(uid) = peer.uid else {
-        return Err(Status::permission_denied("hf-authd could not identify the peer of this connection"));
-    };
-    match peer.origin {
+    match origin {
         Origin::Local if uid == owner => Ok(req),
         Origin::Local => {
             tracing::warn!(peer_uid = uid, "refused a request from another user");
@@ -156,7 +154,8 @@ fn check_peer(mut req: Request<()>, owner: u32, daemon: &Daemon) -> Result<Reque
         }
         Origin::Forwarded => {
             tracing::warn!(peer_uid = uid, "refused a forwarded request from a uid [forward] allow_uids lacks");
-            daemon.audit.refusal("(any)", Some(&peer), &format!("uid {uid} is not allowed on the forward socket"));
+            let peer = req.extensions().get::<PeerInfo>();
+            daemon.audit.refusal("(any)", peer, &format!("uid {uid} is not allowed on the forward socket"));
             Err(Status::permission_denied(format!(
                 "hf-authd's forward socket serves uid {owner} and [forward] allow_uids {:?} only; this request came from uid {uid}",
                 daemon.config.forward.allow_uids
