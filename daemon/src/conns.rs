@@ -4,7 +4,9 @@
 //! a connection that sends nothing within [`Limits::handshake`] is closed; and running out of file
 //! descriptors (EMFILE) makes the accept loop close the quietest connection and back off instead
 //! of spinning (tonic's own loop retries at once: 100% CPU with 4,000 idle sockets).
-//! HTTP/2 keepalive (in `server.rs`) closes connections whose peer has gone away.
+//! HTTP/2 keepalive (in `server.rs`) closes connections whose peer has gone away. When a
+//! socket's last connection has closed and none came for [`crate::malloc::QUIET`], the memory
+//! their buffers took is handed back to the kernel.
 
 use futures_util::task::AtomicWaker;
 use std::collections::HashMap;
@@ -12,11 +14,12 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Notify;
 use tonic::transport::server::Connected;
 
 /// Which of the daemon's sockets a connection came in on.
@@ -110,6 +113,14 @@ impl Slot {
 struct Registry {
     slots: Mutex<HashMap<u64, Arc<Slot>>>,
     next_id: AtomicU64,
+    /// Told when the last open connection closes, and when the registry goes.
+    emptied: Arc<Notify>,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.emptied.notify_one();
+    }
 }
 
 impl Registry {
@@ -130,6 +141,34 @@ impl Registry {
 
     fn close_quietest(&self) -> bool {
         close_quietest(&mut self.lock())
+    }
+
+    fn remove(&self, id: u64) {
+        let mut slots = self.lock();
+        slots.remove(&id);
+        if slots.is_empty() {
+            self.emptied.notify_one();
+        }
+    }
+}
+
+/// Each time `registry` has had no connection, and no new one, for [`crate::malloc::QUIET`],
+/// hands the heap's free pages back: a burst's buffers then stop counting against the daemon.
+/// Ends with the registry.
+async fn hand_back_memory_when_quiet(registry: Weak<Registry>, emptied: Arc<Notify>) {
+    loop {
+        emptied.notified().await;
+        let Some(accepted) = registry.upgrade().map(|r| r.next_id.load(Ordering::Relaxed)) else { return };
+        tokio::time::sleep(crate::malloc::QUIET).await;
+        let Some(r) = registry.upgrade() else { return };
+        // A connection came meanwhile: the next time the registry empties decides.
+        if r.next_id.load(Ordering::Relaxed) == accepted && r.lock().is_empty() {
+            drop(r);
+            let started = std::time::Instant::now();
+            let returned = crate::malloc::hand_back_free_pages();
+            let micros = started.elapsed().as_micros() as u64;
+            tracing::debug!(returned, micros, "no connection for a while; handed free heap pages back");
+        }
     }
 }
 
@@ -166,7 +205,7 @@ pub struct Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        self.registry.lock().remove(&self.id);
+        self.registry.remove(self.id);
     }
 }
 
@@ -257,8 +296,11 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 /// The connections accepted on `listener`, for `serve_with_incoming`, each tagged with `origin`.
 /// Accepting happens as the server polls this stream, in its own task: no task or channel of
 /// its own stands between a client's connect and its first request.
+/// Call within the runtime: it starts the task that hands memory back after a burst.
 pub fn incoming(listener: UnixListener, limits: Limits, origin: Origin) -> Incoming {
-    Incoming { listener, limits, origin, registry: Arc::default(), pause: None, backoff: FIRST_BACKOFF }
+    let registry = Arc::new(Registry::default());
+    tokio::spawn(hand_back_memory_when_quiet(Arc::downgrade(&registry), registry.emptied.clone()));
+    Incoming { listener, limits, origin, registry, pause: None, backoff: FIRST_BACKOFF }
 }
 
 /// The accept loop, as a stream (see [`incoming`]). It never yields an error: failures are

@@ -78,7 +78,7 @@ pub async fn serve(
 /// two workers, so one slow request never holds up the rest. A current-thread runtime measured
 /// the same within this machine's noise (BENCHMARKS.md), so the safer one stays.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    one_malloc_arena();
+    crate::malloc::one_arena();
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("hf-authd").enable_all().build()
 }
 
@@ -101,23 +101,6 @@ where
             Err(e) => panic!("the daemon's main task was cancelled: {e}"),
         }
     })
-}
-
-/// glibc's malloc gives each thread that meets contention an arena of its own (up to 8 per
-/// core) and keeps every page an arena ever touched. Under load the workers', the blocking
-/// pool's and the audit writer's arenas each grew to their own high-water mark, and RSS crept
-/// up with every burst of new connections (no leak: heaptrack showed a flat live heap). One
-/// arena for the whole daemon keeps RSS flat and lower, and two workers on a small daemon do
-/// not contend on it measurably (BENCHMARKS.md, "Round 2"). Called before the runtime's threads
-/// exist; a no-op on other C libraries.
-#[allow(unsafe_code)]
-fn one_malloc_arena() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; it is called before any of our threads
-    // start, and glibc takes its own lock for it anyway.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
 }
 
 /// The HTTP/2 server settings hf-authd serves with (the benchmarks' bare tonic baseline uses

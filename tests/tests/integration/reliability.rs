@@ -3,6 +3,7 @@
 //! prints the figures RELIABILITY.md records.
 //!
 //! - [`load`]: 1,000 concurrent connections, a mixed workload, zero failures, flat memory.
+//! - [`memory`]: after a burst of 500 connections, the daemon hands their memory back.
 //! - [`connections`]: thousands of idle connections under a low fd limit; no spin, the owner served.
 //! - [`consistency`]: read-your-writes and coherent answers while the daemon's reloads race.
 //! - [`crash`]: `kill -9` at random moments during writes; files whole, nothing acknowledged lost.
@@ -18,6 +19,7 @@ mod crash;
 mod homes;
 mod hub_faults;
 mod load;
+mod memory;
 mod writers;
 
 use hf_auth::connect::{self, Client};
@@ -133,6 +135,13 @@ impl RealDaemon {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc/<pid>/status");
         let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
         line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmRSS value")
+    }
+
+    /// Anonymous resident memory (heap and stacks) in KiB, from `/proc/<pid>/status`.
+    fn anon_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc/<pid>/status");
+        let line = status.lines().find(|l| l.starts_with("RssAnon:")).expect("RssAnon line");
+        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("RssAnon value")
     }
 
     /// Threads of the process, from `/proc/<pid>/status`.
