@@ -244,10 +244,10 @@ impl HfAuth {
     /// The daemon's answer only (no fallback, whatever [`HfAuth::fallback`] says).
     ///
     /// One round trip: `Resolve` is sent without a `Status` handshake first. Only when the answer
-    /// lacks this version in its `protocol` field (or an error, in its protocol header,
-    /// [`hf_auth_proto::PROTOCOL_HEADER`]: a daemon of another version, which would ignore
-    /// routing) is the version checked — and with autostart, that daemon replaced — and the call
-    /// made again.
+    /// lacks this version, in its `protocol` field or in the protocol header
+    /// ([`hf_auth_proto::PROTOCOL_HEADER`], which errors carry, and answers did before the field),
+    /// is the version checked — a daemon of another version would ignore routing — and with
+    /// autostart, that daemon replaced, and the call made again.
     pub async fn token_from_daemon(&self) -> Result<Option<Resolved>, Error> {
         let request = pb::ResolveRequest { context: Some(self.ctx.to_pb()), username: self.username.clone() };
         let socket = self.socket_path()?;
@@ -257,7 +257,11 @@ impl HfAuth {
             false => connect::connect(&socket, self.connect_timeout, request_timeout).await?,
         };
         match client.resolve(request.clone()).await {
-            Ok(answer) if answer.get_ref().protocol == hf_auth_proto::PROTOCOL_VERSION => {
+            // The field, or the header a daemon of this version built before the field sent.
+            Ok(answer)
+                if answer.get_ref().protocol == hf_auth_proto::PROTOCOL_VERSION
+                    || connect::is_ours(answer.metadata()) =>
+            {
                 return Ok(resolved(answer.into_inner()));
             }
             Err(status) if connect::is_ours(status.metadata()) => return Err(status.into()),

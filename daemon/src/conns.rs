@@ -4,9 +4,10 @@
 //! a connection that sends nothing within [`Limits::handshake`] is closed; and running out of file
 //! descriptors (EMFILE) makes the accept loop close the quietest connection and back off instead
 //! of spinning (tonic's own loop retries at once: 100% CPU with 4,000 idle sockets).
-//! HTTP/2 keepalive (in `server.rs`) closes connections whose peer has gone away. When a
-//! socket's last connection has closed and none came for [`crate::malloc::QUIET`], the memory
-//! their buffers took is handed back to the kernel.
+//! HTTP/2 keepalive (in `server.rs`) closes connections whose peer has gone away. Once a
+//! connection has closed and no connection has opened or closed on any socket for [`QUIET`],
+//! the heap's free pages go back to the kernel (`crate::malloc`): a burst's buffers do not stay
+//! resident.
 
 use futures_util::task::AtomicWaker;
 use std::collections::HashMap;
@@ -108,18 +109,30 @@ impl Slot {
     }
 }
 
+/// How long no connection may open or close, on any socket, after one closed, before the daemon
+/// hands its free heap pages back: long enough that back-to-back clients (git runs its helper
+/// twice for one push) never wait for it.
+pub const QUIET: Duration = Duration::from_millis(500);
+
+/// Connections accepted plus connections closed, on every socket of this process (the heap is
+/// the process's).
+static CHURN: AtomicU64 = AtomicU64::new(0);
+/// [`CHURN`] when free pages were last handed back: one hand-back per quiet period, whichever
+/// socket's watcher sees it first.
+static HANDED_BACK_AT: AtomicU64 = AtomicU64::new(0);
+
 /// The open connections.
 #[derive(Debug, Default)]
 struct Registry {
     slots: Mutex<HashMap<u64, Arc<Slot>>>,
     next_id: AtomicU64,
-    /// Told when the last open connection closes, and when the registry goes.
-    emptied: Arc<Notify>,
+    /// Told when a connection closes, and when the registry goes.
+    closed: Arc<Notify>,
 }
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        self.emptied.notify_one();
+        self.closed.notify_one();
     }
 }
 
@@ -129,6 +142,7 @@ impl Registry {
     }
 
     fn admit(self: &Arc<Self>, max: usize) -> (u64, Arc<Slot>) {
+        CHURN.fetch_add(1, Ordering::Relaxed);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::new());
         let mut slots = self.lock();
@@ -144,30 +158,38 @@ impl Registry {
     }
 
     fn remove(&self, id: u64) {
-        let mut slots = self.lock();
-        slots.remove(&id);
-        if slots.is_empty() {
-            self.emptied.notify_one();
-        }
+        self.lock().remove(&id);
+        CHURN.fetch_add(1, Ordering::Relaxed);
+        self.closed.notify_one();
     }
 }
 
-/// Each time `registry` has had no connection, and no new one, for [`crate::malloc::QUIET`],
-/// hands the heap's free pages back: a burst's buffers then stop counting against the daemon.
-/// Ends with the registry.
-async fn hand_back_memory_when_quiet(registry: Weak<Registry>, emptied: Arc<Notify>) {
+/// After each connection of `registry` closes: once no connection has opened or closed anywhere
+/// for [`QUIET`], hands the heap's free pages back. Still connections (a `Watch` stream, a
+/// client's cached channel) do not hold it off; churn does, so a busy daemon is never paused
+/// for it (it takes the allocator's lock for 50–110 µs here). Ends with the registry.
+async fn hand_back_memory_when_quiet(registry: Weak<Registry>, closed: Arc<Notify>) {
     loop {
-        emptied.notified().await;
-        let Some(accepted) = registry.upgrade().map(|r| r.next_id.load(Ordering::Relaxed)) else { return };
-        tokio::time::sleep(crate::malloc::QUIET).await;
-        let Some(r) = registry.upgrade() else { return };
-        // A connection came meanwhile: the next time the registry empties decides.
-        if r.next_id.load(Ordering::Relaxed) == accepted && r.lock().is_empty() {
-            drop(r);
-            let started = std::time::Instant::now();
-            let returned = crate::malloc::hand_back_free_pages();
-            let micros = started.elapsed().as_micros() as u64;
-            tracing::debug!(returned, micros, "no connection for a while; handed free heap pages back");
+        closed.notified().await;
+        loop {
+            let seen = CHURN.load(Ordering::Relaxed);
+            if registry.strong_count() == 0 || seen == HANDED_BACK_AT.load(Ordering::Relaxed) {
+                break;
+            }
+            tokio::time::sleep(QUIET).await;
+            if CHURN.load(Ordering::Relaxed) != seen {
+                continue;
+            }
+            if HANDED_BACK_AT.swap(seen, Ordering::Relaxed) != seen {
+                let started = std::time::Instant::now();
+                let returned = crate::malloc::hand_back_free_pages();
+                let micros = started.elapsed().as_micros() as u64;
+                tracing::debug!(returned, micros, "quiet after connections closed; handed free heap pages back");
+            }
+            break;
+        }
+        if registry.strong_count() == 0 {
+            return;
         }
     }
 }
@@ -299,7 +321,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 /// Call within the runtime: it starts the task that hands memory back after a burst.
 pub fn incoming(listener: UnixListener, limits: Limits, origin: Origin) -> Incoming {
     let registry = Arc::new(Registry::default());
-    tokio::spawn(hand_back_memory_when_quiet(Arc::downgrade(&registry), registry.emptied.clone()));
+    tokio::spawn(hand_back_memory_when_quiet(Arc::downgrade(&registry), registry.closed.clone()));
     Incoming { listener, limits, origin, registry, pause: None, backoff: FIRST_BACKOFF }
 }
 

@@ -15,7 +15,7 @@ pub mod home;
 pub mod homes;
 pub mod hub;
 pub mod issuer;
-pub mod malloc;
+mod malloc;
 pub mod refresh;
 pub mod resolve;
 pub mod route;

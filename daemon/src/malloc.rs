@@ -1,13 +1,6 @@
 //! What hf-authd asks of glibc's allocator: one arena, and free pages handed back once a burst
 //! of connections is over. A no-op on other C libraries.
 
-use std::time::Duration;
-
-/// How long a socket has had no connection open (and no new one) before the daemon hands its
-/// free heap pages back ([`hand_back_free_pages`]): long enough that back-to-back clients (git
-/// runs its helper twice for one push) never pay for it.
-pub const QUIET: Duration = Duration::from_millis(500);
-
 /// glibc's malloc gives each thread that meets contention an arena of its own (up to 8 per
 /// core) and keeps every page an arena ever touched. Under load the workers', the blocking
 /// pool's and the audit writer's arenas each grew to their own high-water mark, and RSS crept
@@ -15,7 +8,7 @@ pub const QUIET: Duration = Duration::from_millis(500);
 /// arena for the whole daemon keeps RSS flat and lower, and two workers on a small daemon do
 /// not contend on it measurably (BENCHMARKS.md, "Round 2"). Call before any other thread exists.
 #[allow(unsafe_code)]
-pub fn one_arena() {
+pub(crate) fn one_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; it is called before any of our threads
     // start, and glibc takes its own lock for it anyway.
@@ -28,10 +21,11 @@ pub fn one_arena() {
 /// free pages inside the heap, not only at its top). After a burst of connections their buffers
 /// are freed, but glibc keeps the pages for reuse, and anything still live above them (a map
 /// that grew during the burst) stops the heap from shrinking: 500 connections left 10 MiB
-/// resident for good. Takes the allocator's lock for about a millisecond; call it when nothing
-/// is being served. Whether any memory was returned.
+/// resident for good. Holds the allocator's lock while it walks the free chunks (50–110 µs
+/// here, for a heap of a few MiB): call it when the daemon is quiet (`crate::conns`). Whether
+/// any memory was returned.
 #[allow(unsafe_code)]
-pub fn hand_back_free_pages() -> bool {
+pub(crate) fn hand_back_free_pages() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: malloc_trim takes the allocator's locks itself and may be called at any time.

@@ -12,6 +12,8 @@ type Stream<T> = Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Se
 /// The three calls it answers; build it with [`StubDaemon::new`] and the `with_*` methods.
 pub struct StubDaemon {
     resolve: Answer<pb::ResolveResponse>,
+    /// Sent with each Resolve answer as the protocol header, when set.
+    resolve_header: Option<u32>,
     status: Answer<pb::StatusResponse>,
     shutdown: Box<dyn Fn() + Send + Sync>,
 }
@@ -31,7 +33,19 @@ impl Default for StubDaemon {
 impl StubDaemon {
     /// Answers nothing (every call UNIMPLEMENTED) until told otherwise.
     pub fn new() -> Self {
-        Self { resolve: Box::new(|| Err(no())), status: Box::new(|| Err(no())), shutdown: Box::new(|| {}) }
+        Self {
+            resolve: Box::new(|| Err(no())),
+            resolve_header: None,
+            status: Box::new(|| Err(no())),
+            shutdown: Box::new(|| {}),
+        }
+    }
+
+    /// Resolve's answers carry `hf-auth-protocol: <version>`, as hf-authd's did before the
+    /// answer had a `protocol` field.
+    pub fn with_resolve_header(mut self, version: u32) -> Self {
+        self.resolve_header = Some(version);
+        self
     }
 
     pub fn with_resolve(mut self, f: impl Fn() -> Result<pb::ResolveResponse, Status> + Send + Sync + 'static) -> Self {
@@ -67,7 +81,11 @@ impl HfAuth for StubDaemon {
     async fn resolve(&self, request: Request<pb::ResolveRequest>) -> Result<Response<pb::ResolveResponse>, Status> {
         // Decoded as any server decodes it; the answer is the caller's.
         drop(request.into_inner());
-        (self.resolve)().map(Response::new)
+        let mut answer = (self.resolve)().map(Response::new)?;
+        if let Some(version) = self.resolve_header {
+            answer.metadata_mut().insert(hf_auth_proto::PROTOCOL_HEADER, version.into());
+        }
+        Ok(answer)
     }
     async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
         (self.status)().map(Response::new)

@@ -252,9 +252,10 @@ mod tests {
 
     #[test]
     fn every_byte_is_escaped_as_serde_json_escapes_it_wherever_it_is() {
-        // Each byte value (as a char, so the string stays UTF-8) at every place in strings of
-        // every length up to three 16-byte steps of the check, against serde_json.
-        for c in (0..=0x7f_u8).map(char::from).chain(['é', '\u{7f}', '😀']) {
+        // Every ASCII byte value and three non-ASCII characters, each at the start, the middle
+        // and the end of strings of 1 to 47 bytes (up to three of the check's 16-byte steps),
+        // against serde_json.
+        for c in (0..=0x7f_u8).map(char::from).chain(['é', '\u{2028}', '😀']) {
             for len in 1..48 {
                 for at in [0, len / 2, len - 1] {
                     let mut s: Vec<char> = "x".repeat(len).chars().collect();

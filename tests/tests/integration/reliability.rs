@@ -130,25 +130,30 @@ impl RealDaemon {
         self.child.id()
     }
 
-    /// Resident memory in KiB, from `/proc/<pid>/status`.
+    /// A number from `/proc/<pid>/status` (`VmRSS`, `RssAnon`, `Threads`: the first word after
+    /// the field's name).
+    fn status(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc/<pid>/status");
+        let line = status
+            .lines()
+            .find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')))
+            .unwrap_or_else(|| panic!("no {field} in /proc/<pid>/status"));
+        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{field}: {line}"))
+    }
+
+    /// Resident memory in KiB.
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc/<pid>/status");
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
-        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmRSS value")
+        self.status("VmRSS")
     }
 
-    /// Anonymous resident memory (heap and stacks) in KiB, from `/proc/<pid>/status`.
+    /// Anonymous resident memory (heap and stacks) in KiB.
     fn anon_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc/<pid>/status");
-        let line = status.lines().find(|l| l.starts_with("RssAnon:")).expect("RssAnon line");
-        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("RssAnon value")
+        self.status("RssAnon")
     }
 
-    /// Threads of the process, from `/proc/<pid>/status`.
+    /// Threads of the process.
     fn threads(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc/<pid>/status");
-        let line = status.lines().find(|l| l.starts_with("Threads:")).expect("Threads line");
-        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("Threads value")
+        self.status("Threads")
     }
 
     /// `kill -9`, and reap it.

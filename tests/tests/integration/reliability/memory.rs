@@ -10,7 +10,7 @@ use std::time::Duration;
 const BURST: usize = 500;
 
 /// How long after its last connection closed the daemon is given to hand memory back: its quiet
-/// period (`hf_authd::malloc::QUIET`, 500 ms) with room to spare on a loaded machine.
+/// period (`hf_authd::conns::QUIET`, 500 ms) with room to spare on a loaded machine.
 const SETTLE: Duration = Duration::from_secs(3);
 
 /// Opens `n` connections and makes one Resolve on each while all are open; returns them open.
