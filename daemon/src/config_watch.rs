@@ -63,19 +63,30 @@ pub fn watch(daemon: &Arc<Daemon>, path: PathBuf) -> Option<ConfigWatch> {
 }
 
 /// Watches the file's directory when it exists, and its nearest existing ancestor (which sees the
-/// next missing directory on the way appear); each directory once.
+/// next missing directory on the way appear); each directory once. Looks again after each new
+/// watch: a directory made between the look and the watch on its parent made no event there
+/// (an editor's `mkdir -p` and save, under load, lost the reload that way).
 fn arm(armed: &Mutex<Armed>, path: &Path) {
     let mut armed = armed.lock().unwrap_or_else(|e| e.into_inner());
     let Armed { watcher: Some(watcher), watched } = &mut *armed else { return };
     let dir = path.parent().unwrap_or(Path::new("/"));
-    let targets = dir.ancestors().filter(|a| a.is_dir()).take(1).chain(dir.is_dir().then_some(dir));
-    for target in targets.map(Path::to_path_buf).collect::<Vec<_>>() {
-        if watched.contains(&target) {
-            continue;
+    loop {
+        let targets = dir.ancestors().filter(|a| a.is_dir()).take(1).chain(dir.is_dir().then_some(dir));
+        let mut added = false;
+        for target in targets.map(Path::to_path_buf).collect::<Vec<_>>() {
+            if watched.contains(&target) {
+                continue;
+            }
+            match watcher.watch(&target, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    watched.push(target);
+                    added = true;
+                }
+                Err(e) => tracing::debug!(dir = %target.display(), error = %e, "config watch failed"),
+            }
         }
-        match watcher.watch(&target, RecursiveMode::NonRecursive) {
-            Ok(()) => watched.push(target),
-            Err(e) => tracing::debug!(dir = %target.display(), error = %e, "config watch failed"),
+        if !added {
+            return;
         }
     }
 }

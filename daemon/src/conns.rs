@@ -5,9 +5,9 @@
 //! descriptors (EMFILE) makes the accept loop close the quietest connection and back off instead
 //! of spinning (tonic's own loop retries at once: 100% CPU with 4,000 idle sockets).
 //! HTTP/2 keepalive (in `server.rs`) closes connections whose peer has gone away. Once a
-//! connection has closed and no connection has opened or closed on any socket for [`QUIET`],
-//! the heap's free pages go back to the kernel (`crate::malloc`): a burst's buffers do not stay
-//! resident.
+//! connection has closed and the daemon has been idle for [`QUIET`] (no connection opened,
+//! closed or read from, on any socket), the heap's free pages go back to the kernel
+//! (`crate::malloc`): a burst's buffers do not stay resident.
 
 use futures_util::task::AtomicWaker;
 use std::collections::HashMap;
@@ -109,14 +109,18 @@ impl Slot {
     }
 }
 
-/// How long no connection may open or close, on any socket, after one closed, before the daemon
-/// hands its free heap pages back: long enough that back-to-back clients (git runs its helper
-/// twice for one push) never wait for it.
+/// How long the daemon must be idle (no connection opened, closed or read from, on any socket)
+/// after a connection closed before it hands its free heap pages back: long enough that
+/// back-to-back clients (git runs its helper twice for one push) never wait for it, and never
+/// while it serves.
 pub const QUIET: Duration = Duration::from_millis(500);
 
 /// Connections accepted plus connections closed, on every socket of this process (the heap is
 /// the process's).
 static CHURN: AtomicU64 = AtomicU64::new(0);
+/// When any connection last read something ([`crate::clock`] ms; written at most once a
+/// millisecond, so the hot path mostly only reads it).
+static LAST_READ_MS: AtomicU64 = AtomicU64::new(0);
 /// [`CHURN`] when free pages were last handed back: one hand-back per quiet period, whichever
 /// socket's watcher sees it first.
 static HANDED_BACK_AT: AtomicU64 = AtomicU64::new(0);
@@ -164,10 +168,11 @@ impl Registry {
     }
 }
 
-/// After each connection of `registry` closes: once no connection has opened or closed anywhere
-/// for [`QUIET`], hands the heap's free pages back. Still connections (a `Watch` stream, a
-/// client's cached channel) do not hold it off; churn does, so a busy daemon is never paused
-/// for it (it takes the allocator's lock for 50–110 µs here). Ends with the registry.
+/// After each connection of `registry` closes: once the daemon has been idle for [`QUIET`] (no
+/// connection opened, closed or read from anywhere), hands the heap's free pages back. Open but
+/// silent connections (a `Watch` stream, a client's cached channel) do not hold it off; traffic
+/// does, so a request never waits for it (it takes the allocator's lock for 47–110 µs here).
+/// Within 2 × [`QUIET`] of the last activity. Ends with the registry.
 async fn hand_back_memory_when_quiet(registry: Weak<Registry>, closed: Arc<Notify>) {
     loop {
         closed.notified().await;
@@ -176,8 +181,9 @@ async fn hand_back_memory_when_quiet(registry: Weak<Registry>, closed: Arc<Notif
             if registry.strong_count() == 0 || seen == HANDED_BACK_AT.load(Ordering::Relaxed) {
                 break;
             }
+            let read = LAST_READ_MS.load(Ordering::Relaxed);
             tokio::time::sleep(QUIET).await;
-            if CHURN.load(Ordering::Relaxed) != seen {
+            if CHURN.load(Ordering::Relaxed) != seen || LAST_READ_MS.load(Ordering::Relaxed) != read {
                 continue;
             }
             if HANDED_BACK_AT.swap(seen, Ordering::Relaxed) != seen {
@@ -266,7 +272,9 @@ impl AsyncRead for Conn {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            crate::clock::advance(&this.slot.last_read_ms, crate::clock::now_ms());
+            let now = crate::clock::now_ms();
+            crate::clock::advance(&this.slot.last_read_ms, now);
+            crate::clock::advance(&LAST_READ_MS, now);
             this.slot.spoke.store(true, Ordering::Relaxed);
         }
         polled

@@ -95,13 +95,29 @@ impl Watcher {
     /// Makes sure the directories of `home` (or their nearest existing ancestors) are watched.
     /// Called again after changes: a directory created or re-created since is picked up.
     pub fn watch_home(&self, home: &Home) {
+        // A directory made between the look and the watch on its parent made no event there:
+        // look again after watching, until nothing changed (a few rounds at most: one per
+        // missing directory that appeared meanwhile).
+        for _ in 0..8 {
+            if !self.watch_home_once(home) {
+                return;
+            }
+        }
+    }
+
+    /// One round of [`Self::watch_home`]; whether the directories to watch changed meanwhile.
+    fn watch_home_once(&self, home: &Home) -> bool {
         let mut state = self.state();
         if home.is_closed() || state.notify.is_none() {
-            return;
+            return false;
         }
-        let mut wanted: Vec<PathBuf> = home.dirs().iter().flat_map(|d| watch_targets(d)).collect();
-        wanted.sort();
-        wanted.dedup();
+        let targets = || {
+            let mut wanted: Vec<PathBuf> = home.dirs().iter().flat_map(|d| watch_targets(d)).collect();
+            wanted.sort();
+            wanted.dedup();
+            wanted
+        };
+        let wanted = targets();
         let before = state.by_home.remove(&home_key(home)).unwrap_or_default();
         for target in &wanted {
             if !before.contains(target) {
@@ -118,7 +134,9 @@ impl Watcher {
         for old in before.iter().filter(|d| !wanted.contains(d)) {
             state.release(old);
         }
+        let changed = targets() != wanted;
         state.by_home.insert(home_key(home), wanted);
+        changed
     }
 
     /// Stops watching what only `home` needed (it was closed).

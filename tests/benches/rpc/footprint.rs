@@ -21,9 +21,9 @@ const RSS_LIMIT_KIB: u64 = 15 * 1024;
 /// requests hold, so growth is judged on RssAnon and VmRSS is shown beside it.
 const GROWTH_LIMIT_BYTES_PER_REQUEST: f64 = 1.0;
 
-/// After the load, how long the last reading waits: past the daemon's quiet period, after which
-/// it hands its free heap pages back (`hf_authd::conns::QUIET`).
-const SETTLE: Duration = Duration::from_millis(hf_authd::conns::QUIET.as_millis() as u64 + 500);
+/// After the load, how long the last reading waits: past the daemon's hand-back, which comes
+/// within twice its quiet period (`hf_authd::conns::QUIET`) of the last activity.
+const SETTLE: Duration = Duration::from_millis(2 * hf_authd::conns::QUIET.as_millis() as u64 + 500);
 
 /// CPU clock ticks (USER_HZ, 10 ms each) the daemon uses over `window` while nobody talks to it.
 async fn idle_ticks(daemon: &Daemon, window: Duration) -> anyhow::Result<u64> {
@@ -48,8 +48,9 @@ pub async fn footprint(
          anonymous memory (RssAnon: heap and stacks, not the binary's pages); CPU is utime+stime \
          from /proc/PID/stat in clock ticks (10 ms each), over a window with no client connected. \
          The quarters run back to back (growth is judged on them, at the allocator's high-water \
-         mark); the last row is read once the daemon has had no connection for a while, when it \
-         has handed its free heap pages back (malloc_trim).",
+         mark: hf-authd hands free heap pages back only once idle, no connection opened, closed \
+         or read from); the last row is read once it has been idle for a while and has handed \
+         them back (malloc_trim).",
     );
     let (rss_idle, anon_idle) = daemon.memory_kib()?;
     let ticks_fresh = idle_ticks(daemon, idle).await?;
@@ -80,12 +81,7 @@ pub async fn footprint(
         format!("{ticks_fresh} ticks in {idle:?}"),
     ]];
     rows.extend((0..4).map(quarter));
-    rows.push(vec![
-        format!("{SETTLE:?} after the last connection closed"),
-        mib(rss_settled),
-        kib(anon_settled),
-        String::new(),
-    ]);
+    rows.push(vec![format!("{SETTLE:?} after the load (idle)"), mib(rss_settled), kib(anon_settled), String::new()]);
     r.table(&["state", "RSS", "of it anonymous", "CPU over the idle window"], &rows);
     r.note(&format!(
         "Once quiet, hf-authd handed back {} KiB of anonymous memory: {anon_full} KiB right after the load, \

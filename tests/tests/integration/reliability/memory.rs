@@ -9,8 +9,9 @@ use std::time::Duration;
 /// Connections open at once in the burst: each holds HTTP/2 buffers of tens of KiB.
 const BURST: usize = 500;
 
-/// How long after its last connection closed the daemon is given to hand memory back: its quiet
-/// period (`hf_authd::conns::QUIET`, 500 ms) with room to spare on a loaded machine.
+/// How long after the burst the daemon is given to hand memory back: it does so within twice its
+/// quiet period (`hf_authd::conns::QUIET`, 500 ms) of the last activity; room to spare for a
+/// loaded machine.
 const SETTLE: Duration = Duration::from_secs(3);
 
 /// Opens `n` connections and makes one Resolve on each while all are open; returns them open.
