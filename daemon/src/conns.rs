@@ -4,10 +4,8 @@
 //! a connection that sends nothing within [`Limits::handshake`] is closed; and running out of file
 //! descriptors (EMFILE) makes the accept loop close the quietest connection and back off instead
 //! of spinning (tonic's own loop retries at once: 100% CPU with 4,000 idle sockets).
-//! HTTP/2 keepalive (in `server.rs`) closes connections whose peer has gone away. Once a
-//! connection has closed and the daemon has been idle for [`QUIET`] (no connection opened,
-//! closed or read from, on any socket), the heap's free pages go back to the kernel
-//! (`crate::malloc`): a burst's buffers do not stay resident.
+//! HTTP/2 keepalive (in `server.rs`) closes connections whose peer has gone away. Accepts,
+//! closes and reads are told to `crate::idle`, which hands memory back once the daemon is idle.
 
 use futures_util::task::AtomicWaker;
 use std::collections::HashMap;
@@ -15,12 +13,11 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::Notify;
 use tonic::transport::server::Connected;
 
 /// Which of the daemon's sockets a connection came in on.
@@ -109,35 +106,12 @@ impl Slot {
     }
 }
 
-/// How long the daemon must be idle (no connection opened, closed or read from, on any socket)
-/// after a connection closed before it hands its free heap pages back: long enough that
-/// back-to-back clients (git runs its helper twice for one push) never wait for it, and never
-/// while it serves.
-pub const QUIET: Duration = Duration::from_millis(500);
-
-/// Connections accepted plus connections closed, on every socket of this process (the heap is
-/// the process's).
-static CHURN: AtomicU64 = AtomicU64::new(0);
-/// When any connection last read something ([`crate::clock`] ms; written at most once a
-/// millisecond, so the hot path mostly only reads it).
-static LAST_READ_MS: AtomicU64 = AtomicU64::new(0);
-/// [`CHURN`] when free pages were last handed back: one hand-back per quiet period, whichever
-/// socket's watcher sees it first.
-static HANDED_BACK_AT: AtomicU64 = AtomicU64::new(0);
-
 /// The open connections.
 #[derive(Debug, Default)]
 struct Registry {
     slots: Mutex<HashMap<u64, Arc<Slot>>>,
     next_id: AtomicU64,
-    /// Told when a connection closes, and when the registry goes.
-    closed: Arc<Notify>,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.closed.notify_one();
-    }
+    closes: crate::idle::Closes,
 }
 
 impl Registry {
@@ -146,7 +120,7 @@ impl Registry {
     }
 
     fn admit(self: &Arc<Self>, max: usize) -> (u64, Arc<Slot>) {
-        CHURN.fetch_add(1, Ordering::Relaxed);
+        crate::idle::accepted();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::new());
         let mut slots = self.lock();
@@ -163,40 +137,7 @@ impl Registry {
 
     fn remove(&self, id: u64) {
         self.lock().remove(&id);
-        CHURN.fetch_add(1, Ordering::Relaxed);
-        self.closed.notify_one();
-    }
-}
-
-/// After each connection of `registry` closes: once the daemon has been idle for [`QUIET`] (no
-/// connection opened, closed or read from anywhere), hands the heap's free pages back. Open but
-/// silent connections (a `Watch` stream, a client's cached channel) do not hold it off; traffic
-/// does, so a request never waits for it (it takes the allocator's lock for 47–110 µs here).
-/// Within 2 × [`QUIET`] of the last activity. Ends with the registry.
-async fn hand_back_memory_when_quiet(registry: Weak<Registry>, closed: Arc<Notify>) {
-    loop {
-        closed.notified().await;
-        loop {
-            let seen = CHURN.load(Ordering::Relaxed);
-            if registry.strong_count() == 0 || seen == HANDED_BACK_AT.load(Ordering::Relaxed) {
-                break;
-            }
-            let read = LAST_READ_MS.load(Ordering::Relaxed);
-            tokio::time::sleep(QUIET).await;
-            if CHURN.load(Ordering::Relaxed) != seen || LAST_READ_MS.load(Ordering::Relaxed) != read {
-                continue;
-            }
-            if HANDED_BACK_AT.swap(seen, Ordering::Relaxed) != seen {
-                let started = std::time::Instant::now();
-                let returned = crate::malloc::hand_back_free_pages();
-                let micros = started.elapsed().as_micros() as u64;
-                tracing::debug!(returned, micros, "quiet after connections closed; handed free heap pages back");
-            }
-            break;
-        }
-        if registry.strong_count() == 0 {
-            return;
-        }
+        self.closes.closed();
     }
 }
 
@@ -274,7 +215,7 @@ impl AsyncRead for Conn {
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             let now = crate::clock::now_ms();
             crate::clock::advance(&this.slot.last_read_ms, now);
-            crate::clock::advance(&LAST_READ_MS, now);
+            crate::idle::read(now);
             this.slot.spoke.store(true, Ordering::Relaxed);
         }
         polled
@@ -326,10 +267,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 /// The connections accepted on `listener`, for `serve_with_incoming`, each tagged with `origin`.
 /// Accepting happens as the server polls this stream, in its own task: no task or channel of
 /// its own stands between a client's connect and its first request.
-/// Call within the runtime: it starts the task that hands memory back after a burst.
+/// Call within the runtime: it starts the task that hands memory back after a burst (`crate::idle`).
 pub fn incoming(listener: UnixListener, limits: Limits, origin: Origin) -> Incoming {
-    let registry = Arc::new(Registry::default());
-    tokio::spawn(hand_back_memory_when_quiet(Arc::downgrade(&registry), registry.closed.clone()));
+    let registry = Arc::new(Registry { closes: crate::idle::Closes::watched(), ..Registry::default() });
     Incoming { listener, limits, origin, registry, pause: None, backoff: FIRST_BACKOFF }
 }
 

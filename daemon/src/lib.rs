@@ -14,6 +14,7 @@ pub mod forward;
 pub mod home;
 pub mod homes;
 pub mod hub;
+pub mod idle;
 pub mod issuer;
 mod malloc;
 pub mod refresh;

@@ -22,7 +22,7 @@ pub(crate) fn one_arena() {
 /// are freed, but glibc keeps the pages for reuse, and anything still live above them (a map
 /// that grew during the burst) stops the heap from shrinking: 500 connections left 10 MiB
 /// resident for good. Holds the allocator's lock while it walks the free chunks (47–110 µs
-/// here, for a heap of a few MiB): call it when the daemon is quiet (`crate::conns`). Whether
+/// here, for a heap of a few MiB): call it when the daemon is idle (`crate::idle`). Whether
 /// any memory was returned.
 #[allow(unsafe_code)]
 pub(crate) fn hand_back_free_pages() -> bool {

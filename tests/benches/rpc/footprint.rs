@@ -22,8 +22,8 @@ const RSS_LIMIT_KIB: u64 = 15 * 1024;
 const GROWTH_LIMIT_BYTES_PER_REQUEST: f64 = 1.0;
 
 /// After the load, how long the last reading waits: past the daemon's hand-back, which comes
-/// within twice its quiet period (`hf_authd::conns::QUIET`) of the last activity.
-const SETTLE: Duration = Duration::from_millis(2 * hf_authd::conns::QUIET.as_millis() as u64 + 500);
+/// within twice its quiet period (`hf_authd::idle::QUIET`) of the last activity.
+const SETTLE: Duration = Duration::from_millis(2 * hf_authd::idle::QUIET.as_millis() as u64 + 500);
 
 /// CPU clock ticks (USER_HZ, 10 ms each) the daemon uses over `window` while nobody talks to it.
 async fn idle_ticks(daemon: &Daemon, window: Duration) -> anyhow::Result<u64> {

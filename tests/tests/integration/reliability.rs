@@ -175,6 +175,17 @@ async fn harness_wait(limit: Duration, mut check: impl FnMut() -> bool) -> bool 
     hf_auth_tests::harness::eventually(limit, || std::future::ready(check())).await.is_some()
 }
 
+/// A scratch directory for one real daemon: a private `run/` for its socket and an HF home
+/// (`hf/`) holding `token`. Returns the directory, the socket's path and the home.
+fn scratch_with_token(prefix: &str, token: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let scratch = tempfile::Builder::new().prefix(prefix).tempdir().expect("tempdir");
+    let socket = private_run_dir(scratch.path()).join("hf-authd.sock");
+    let hf_home = scratch.path().join("hf");
+    std::fs::create_dir_all(&hf_home).expect("mkdir hf home");
+    std::fs::write(hf_home.join("token"), token).expect("write token");
+    (scratch, socket, hf_home)
+}
+
 /// A private `<dir>/run` for a socket, as the daemon requires (0700, ours).
 fn private_run_dir(dir: &Path) -> PathBuf {
     use std::os::unix::fs::DirBuilderExt;

@@ -1,7 +1,7 @@
 //! Connections are a resource another process can exhaust: thousands of idle sockets under a low
 //! open-file limit must neither spin the daemon nor keep its owner's next command out.
 
-use super::{RealDaemon, harness_wait, private_run_dir, raise_fd_limit};
+use super::{RealDaemon, harness_wait, raise_fd_limit, scratch_with_token};
 use hf_auth_tests::procs::bin;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,11 +39,7 @@ async fn four_thousand_idle_connections_under_a_low_fd_limit_neither_spin_the_da
         return;
     };
     raise_fd_limit(IDLE as u64 + 512);
-    let scratch = tempfile::Builder::new().prefix("hffd").tempdir().expect("tempdir");
-    let socket = private_run_dir(scratch.path()).join("hf-authd.sock");
-    let hf_home = scratch.path().join("hf");
-    std::fs::create_dir_all(&hf_home).unwrap();
-    std::fs::write(hf_home.join("token"), "hf_owner_token").unwrap();
+    let (scratch, socket, hf_home) = scratch_with_token("hffd", "hf_owner_token");
     let daemon = RealDaemon::spawn_under(
         &[prlimit, "--nofile=256:4096", "--"],
         &socket,

@@ -1,7 +1,7 @@
 //! Memory after a burst: once its connections are gone and the daemon has been quiet a moment,
 //! what their buffers took is handed back to the kernel, not kept at the burst's high-water mark.
 
-use super::{RealDaemon, connect, context_for, private_run_dir, raise_fd_limit};
+use super::{RealDaemon, connect, context_for, raise_fd_limit, scratch_with_token};
 use hf_auth::connect::Client;
 use hf_auth_proto::pb;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 const BURST: usize = 500;
 
 /// How long after the burst the daemon is given to hand memory back: it does so within twice its
-/// quiet period (`hf_authd::conns::QUIET`, 500 ms) of the last activity; room to spare for a
+/// quiet period (`hf_authd::idle::QUIET`, 500 ms) of the last activity; room to spare for a
 /// loaded machine.
 const SETTLE: Duration = Duration::from_secs(3);
 
@@ -31,11 +31,7 @@ async fn burst(socket: &std::path::Path, ctx: &pb::ClientContext, n: usize) -> V
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_burst_of_connections_the_daemon_hands_their_memory_back() {
     raise_fd_limit(BURST as u64 + 256);
-    let scratch = tempfile::Builder::new().prefix("hfmem").tempdir().expect("tempdir");
-    let socket = private_run_dir(scratch.path()).join("hf-authd.sock");
-    let hf_home = scratch.path().join("hf");
-    std::fs::create_dir_all(&hf_home).unwrap();
-    std::fs::write(hf_home.join("token"), "hf_owner_token_MMMMMMMMMMMMMMMMMMMMMMMMMM").unwrap();
+    let (scratch, socket, hf_home) = scratch_with_token("hfmem", "hf_owner_token_MMMMMMMMMMMMMMMMMMMMMMMMMM");
     let daemon = RealDaemon::spawn(&socket, &hf_home, "http://127.0.0.1:9", &scratch.path().join("daemon.log"));
     let ctx = context_for(&hf_home, "http://127.0.0.1:9");
 
