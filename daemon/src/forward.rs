@@ -9,7 +9,8 @@
 //!   for the same reason;
 //! - what: read-only (Resolve, WhoAmI, List, Watch, Status, ForgetWhoAmI); everything that
 //!   changes tokens or the daemon is refused with [`read_only`];
-//! - which token: `[forward] token`, when set, is the only one it gets.
+//! - which token: `[forward] token`, when set, is the only one it gets, whatever name or git
+//!   account the request asks for.
 
 use crate::conns::{Origin, PeerInfo};
 use crate::error::{Error, Result};
@@ -80,6 +81,17 @@ pub fn localize(daemon: &Daemon, ctx: Option<pb::ClientContext>) -> Result<Optio
         }
     }
     Ok(Some(ctx))
+}
+
+/// [`localize`] for `Resolve`, whose git account (`username`) picks that account's stored token
+/// ahead of any name: with `[forward] token` set the account is dropped, or a remote `git push
+/// https://alice@…` would get alice's other tokens.
+pub fn localize_resolve(daemon: &Daemon, req: &mut pb::ResolveRequest) -> Result<()> {
+    req.context = localize(daemon, req.context.take())?;
+    if daemon.config.forward.token.is_some() {
+        req.username.clear();
+    }
+    Ok(())
 }
 
 /// The name a remote `List` may show, when `[forward] token` limits it to one.

@@ -166,7 +166,7 @@ impl HfAuth for Service {
         let peer = forward::peer(&extensions);
         let answer = async {
             if remote {
-                req.context = forward::localize(&self.daemon, req.context)?;
+                forward::localize_resolve(&self.daemon, &mut req)?;
             }
             resolve::resolve(&self.daemon, req).await
         }

@@ -416,3 +416,65 @@ async fn hf_auth_audit_lists_the_handouts_made_just_before_it() {
     assert_eq!(handouts, 5, "{entries:?}");
     assert!(!r.stdout().contains(WRITE), "the audit log holds the secret");
 }
+
+/// `[forward] token` holds for git too: a request naming another account (git's `username=`,
+/// which a remote `git push https://alice@…` sends) still gets only the forwarded token, whether
+/// the daemon already knows who owns each token or has to ask the Hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_git_request_naming_another_account_gets_only_the_forward_token() {
+    let hub = FakeHub::start().await;
+    hub.add_token(WRITE, Account::user("alice").with_token_name("personal-write", "write"));
+    hub.add_token(READ, Account::user("lab-bot").with_token_name("cluster-read", "read"));
+    let home = TestHome::new(&hub.endpoint());
+    let config = Config {
+        forward: ForwardConfig { enabled: true, token: Some("cluster-read".into()), allow_uids: vec![] },
+        ..Config::default()
+    };
+    let preload = vec![(home.ctx.paths.clone(), hub.endpoint(), home.ctx.oauth_client_id.clone())];
+    let daemon = TestDaemon::start_full(config, preload).await;
+    let mut c = daemon.client().await;
+    for t in [WRITE, READ] {
+        c.login(pb::LoginRequest { context: home.context(), token: t.into() }).await.unwrap();
+    }
+    let host = hub.endpoint().trim_start_matches("http://").to_owned();
+    let get = |username: &str| {
+        let mut cmd = Command::new(bin("git-credential-hf"));
+        cmd.arg("get")
+            .env_clear()
+            .env("HF_AUTH_SOCKET", daemon.forward_socket())
+            .env("HF_AUTH_NO_AUTOSTART", "1")
+            .env("HOME", "/nonexistent/remote-home")
+            .env("HF_ENDPOINT", hub.endpoint())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let request = format!("protocol=http\nhost={host}\nusername={username}\n\n");
+        async move {
+            tokio::task::spawn_blocking(move || {
+                use std::io::Write;
+                let mut child = cmd.spawn().expect("spawn git-credential-hf");
+                child.stdin.take().unwrap().write_all(request.as_bytes()).unwrap();
+                child.wait_with_output().unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    // First with nothing cached (the daemon would ask the Hub who owns each token), then again.
+    for round in ["cold", "warm"] {
+        for username in ["alice", "lab-bot"] {
+            let out = get(username).await;
+            let answer = text(&out.stdout);
+            assert!(!answer.contains(WRITE), "{round}, username={username}: a token not forwarded: {answer}");
+            assert!(
+                answer.contains(&format!("password={READ}\n")),
+                "{round}, {username}: {answer}{}",
+                text(&out.stderr)
+            );
+        }
+    }
+    // Locally, git's account still picks its own token.
+    let local =
+        c.resolve(pb::ResolveRequest { context: home.context(), username: "alice".into() }).await.unwrap().into_inner();
+    assert_eq!(local.token, WRITE);
+}
