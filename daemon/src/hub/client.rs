@@ -7,6 +7,49 @@ use std::time::Duration;
 /// huggingface_hub's default timeout for whoami.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most of an answer hf-authd reads from any endpoint: whoami, the OAuth and OIDC answers are
+/// each a few KiB. A longer one is refused, not buffered, so a hostile or misconfigured endpoint
+/// (a mirror streaming a file, say) cannot fill the daemon's memory within the timeout.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// Why an answer's body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    #[error("the answer is larger than {} KiB", MAX_ANSWER_BYTES / 1024)]
+    TooLarge,
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+}
+
+impl ReadError {
+    /// As a [`HubError`] for a request to `url`.
+    pub(crate) fn at(self, url: &str) -> HubError {
+        match self {
+            ReadError::Http(e) => unreachable(url, &e),
+            too_large => HubError::BadResponse { url: url.to_owned(), reason: too_large.to_string() },
+        }
+    }
+}
+
+/// `response`'s body as text (UTF-8, invalid sequences replaced), refused past
+/// [`MAX_ANSWER_BYTES`]: by its `content-length` before reading, else as soon as it grows past.
+pub(crate) async fn read_text(mut response: reqwest::Response) -> Result<String, ReadError> {
+    if response.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HubError {
     /// 401. The caller appends the source-specific suffix (env, file, explicit).
@@ -77,7 +120,7 @@ impl HubClient {
             self.http.get(&url).bearer_auth(token.expose()).send().await.map_err(|e| unreachable(&url, &e))?;
         let status = response.status();
         let request_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = response.text().await.map_err(|e| unreachable(&url, &e))?;
+        let body = read_text(response).await.map_err(|e| e.at(&url))?;
         match status.as_u16() {
             200..=299 => WhoAmI::parse(&body).map_err(|e| HubError::BadResponse { url, reason: e.to_string() }),
             401 => Err(HubError::Unauthorized),

@@ -1,7 +1,7 @@
 //! The Hub's OAuth endpoints, as huggingface_hub 2.4.0 calls them: the device-code grant
 //! (RFC 8628) and the refresh-token grant. Messages follow its wording.
 
-use super::client::{HubClient, HubError, redact, unreachable};
+use super::client::{HubClient, HubError, read_text, redact, unreachable};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -98,7 +98,7 @@ impl HubClient {
             .await
             .map_err(|e| fail(unreachable(&url, &e).to_string()))?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| fail(e.to_string()))?;
+        let text = read_text(response).await.map_err(|e| fail(e.at(&url).to_string()))?;
         if !status.is_success() {
             return Err(fail(format!("HTTP {}", status.as_u16())));
         }
@@ -161,7 +161,7 @@ impl HubClient {
             .await
             .map_err(|e| TokenError::Transient(unreachable(&url, &e).to_string()))?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| TokenError::Transient(e.to_string()))?;
+        let text = read_text(response).await.map_err(|e| TokenError::Transient(e.at(&url).to_string()))?;
         if status.is_server_error() {
             return Err(TokenError::Transient(format!("{url} answered HTTP {}", status.as_u16())));
         }

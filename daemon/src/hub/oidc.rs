@@ -10,7 +10,7 @@
 //! requests for one key share one exchange. Any failure is an error, never a silent fallback to
 //! another token (Python's rule).
 
-use super::client::{HubClient, redact, unreachable};
+use super::client::{HubClient, read_text, redact, unreachable};
 use hf_auth_proto::{Oidc, Token};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -137,8 +137,11 @@ async fn mint_github(hub: &HubClient, url: &str, bearer: &str, audience: &str) -
             status.as_u16()
         )));
     }
+    let text = read_text(response)
+        .await
+        .map_err(|e| OidcError::Failed(format!("GitHub Actions' id token answer: {}", e.at(url))))?;
     let minted: Minted =
-        response.json().await.map_err(|e| OidcError::Failed(format!("GitHub Actions' id token answer: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| OidcError::Failed(format!("GitHub Actions' id token answer: {e}")))?;
     Ok(minted.value)
 }
 
@@ -160,7 +163,7 @@ async fn exchange(hub: &HubClient, endpoint: &str, subject: &str, resource: &str
         .await
         .map_err(|e| OidcError::Failed(unreachable(&url, &e).to_string()))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| OidcError::Failed(e.to_string()))?;
+    let text = read_text(response).await.map_err(|e| OidcError::Failed(e.at(&url).to_string()))?;
     if !status.is_success() {
         // The Hub's error body says why (a JSON `error`/`error_description`, or a message). The
         // Hub does not echo the id token back, but a proxy or another server may: never repeat it

@@ -54,6 +54,14 @@ async fn dispatch(
             hub.sleep_unless_shutdown(None).await;
             body::status(503)
         }
+        Mode::EndlessBody => {
+            let spaces = Bytes::from_static(&[b' '; 64 * 1024]);
+            let endless =
+                tokio_stream::iter(std::iter::repeat_with(move || Ok::<_, std::convert::Infallible>(spaces.clone())));
+            let mut r = axum::body::Body::from_stream(endless).into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
         Mode::ResetConnection => {
             kill.trigger();
             // hyper's attempt to write this fails, so not one byte of it reaches the client.

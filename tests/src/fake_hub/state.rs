@@ -145,6 +145,9 @@ pub enum Mode {
     ResetConnection,
     /// Never answer (until the hub shuts down).
     Hang,
+    /// Answer 200 with a JSON content type and a body that never ends (JSON whitespace, as fast
+    /// as the client reads it): a hostile or broken endpoint.
+    EndlessBody,
 }
 
 /// One answer to a device-code poll (`POST /oauth/token`, `grant_type=…:device_code`).

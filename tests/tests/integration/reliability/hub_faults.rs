@@ -175,3 +175,32 @@ async fn storms_of_429_5xx_and_resets_degrade_whoami_to_stale_and_never_block_re
     drop(w);
     hub.shutdown().await;
 }
+
+/// An endpoint whose answer never ends (hostile, or a misconfigured mirror streaming a file):
+/// the daemon reads at most its bound of it, says so, and keeps serving with its memory intact.
+/// Without the bound it buffered the answer until the 10 s timeout, about 300 MB a second, and an
+/// address-space limit turned that into an abort.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_answer_from_the_endpoint_is_cut_at_its_bound_and_the_daemon_keeps_serving() {
+    let hub = FakeHub::start().await;
+    hub.add_token(A, Account::user("alice"));
+    hub.set_whoami_mode(Mode::EndlessBody);
+    let (scratch, socket, hf_home) = super::scratch_with_token("hfendless", A);
+    let daemon = super::RealDaemon::spawn(&socket, &hf_home, &hub.endpoint(), &scratch.path().join("daemon.log"));
+    let mut c = connect(&daemon.socket).await;
+    let ctx = context_for(&hf_home, &hub.endpoint());
+    let rss_before = daemon.rss_kib();
+    let start = Instant::now();
+    let who = c.who_am_i(pb::WhoAmIRequest { context: Some(ctx.clone()), token: String::new(), fresh: true }).await;
+    let took = start.elapsed();
+    let rss_after = daemon.rss_kib();
+    let err = who.expect_err("an answer that never ends is not a whoami");
+    assert!(err.message().contains("larger than 1024 KiB"), "{err:?}");
+    assert!(!err.message().contains(A), "{err:?}");
+    assert!(took < Duration::from_secs(5), "cut at the bound, not at the timeout: {took:?}");
+    assert!(rss_after < rss_before + 16 * 1024, "VmRSS {rss_before} KiB before, {rss_after} KiB after");
+    let answer = c.resolve(pb::ResolveRequest { context: Some(ctx), username: String::new() }).await;
+    assert_eq!(answer.expect("still serving").into_inner().token, A);
+    eprintln!("endless whoami answer refused in {took:?}; VmRSS {rss_before} → {rss_after} KiB");
+    hub.shutdown().await;
+}
