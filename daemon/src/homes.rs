@@ -197,10 +197,14 @@ impl hashbrown::Equivalent<Spelling> for SpellingOf<'_> {
     }
 }
 
-/// The file's path with its directory canonicalised when that directory exists.
+/// The file's path with its directory resolved (`secure_fs::resolve_dir`), so that two spellings
+/// of one directory share a home. A directory the rules refuse (reached through a planted link,
+/// say), or one that does not exist yet, keeps the caller's spelling: every read and write then
+/// walks that spelling and meets the same refusal. (`std::fs::canonicalize` here once followed a
+/// planted directory link, and every later read used the resolved path.)
 fn canonical(path: &Path) -> PathBuf {
     match (path.parent(), path.file_name()) {
-        (Some(dir), Some(name)) => match std::fs::canonicalize(dir) {
+        (Some(dir), Some(name)) => match crate::secure_fs::resolve_dir(dir) {
             Ok(dir) => dir.join(name),
             Err(_) => path.to_path_buf(),
         },

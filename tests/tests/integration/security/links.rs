@@ -125,6 +125,39 @@ async fn as_root_a_link_another_user_planted_in_a_sticky_directory_is_never_foll
     hub.shutdown().await;
 }
 
+/// The same with a *directory* link: `nobody` plants `job` → root's real HF home, and root's
+/// `HF_HOME` is `job`. The daemon knows a home by its directory's resolved path; resolving it
+/// with `canonicalize` once let every read skip the link rule (the token came back) while writes
+/// were refused. Reads, listings and writes are all refused now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_root_a_directory_link_another_user_planted_is_not_followed_to_a_home() {
+    if !root_with_setpriv() {
+        return;
+    }
+    let hub = hub().await;
+    let t = open_scratch();
+    let shared = mkdir(&t.path().join("shared"), 0o1777, 0);
+    let real = mkdir(&t.path().join("real-home"), 0o700, 0);
+    let victim = file(&real.join("token"), "hf_roots_real_home_RRRRRRRRRRRRRRRRRRRR", 0o600, 0);
+    let link = shared.join("job");
+    plant_as_nobody(&real, &link);
+    let before = fingerprint(&victim);
+    let mut w = World::new(&hub.endpoint());
+    w.set_env("HF_HOME", &link);
+    let shown = link.display().to_string();
+    for args in [&["token"][..], &["login", "--token", TOKEN], &["logout"]] {
+        let r = w.run("hf-auth", args, None).await;
+        assert_refused(&r, &format!("{args:?} with HF_HOME through the link"), &[&shown, "uid 65534"]);
+        assert!(!r.stdout().contains("roots_real"), "{args:?}: {}", r.stdout());
+    }
+    // A listing says why it shows nothing, as for any stored_tokens it cannot read.
+    let list = w.run("hf-auth", &["list"], None).await;
+    assert!(list.stderr().contains(&shown) && list.stderr().contains("uid 65534"), "{}", list.stderr());
+    assert!(!list.stdout().contains("hf_") && !list.stderr().contains("hf_roots"), "{}", list.stdout());
+    assert_eq!(fingerprint(&victim), before, "the real home's token changed");
+    hub.shutdown().await;
+}
+
 /// Links the kernel's rule allows are followed, and a write lands in the link's target (the
 /// dotfiles case): one we own in the sticky directory, and one another user owns in a directory
 /// that is ours and not sticky.
