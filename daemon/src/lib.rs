@@ -18,6 +18,7 @@ pub mod idle;
 pub mod issuer;
 mod malloc;
 pub mod refresh;
+pub mod request_budget;
 pub mod resolve;
 pub mod route;
 pub mod run;

@@ -18,6 +18,8 @@ use tokio::net::UnixListener;
 use tokio_stream::StreamExt;
 use tonic::transport::Server;
 use tonic::{Request, Status};
+use tower::layer::util::{Identity, Stack};
+use tower::util::MapRequestLayer;
 
 /// Serves until `shutdown` resolves or a client calls `Shutdown`; in-flight requests finish.
 pub async fn serve(
@@ -103,9 +105,14 @@ where
     })
 }
 
+/// The server [`builder`] makes: tonic's, with every request body counted against
+/// [`crate::request_budget`].
+pub type Builder = Server<Stack<MapRequestLayer<fn(BudgetedRequest) -> BudgetedRequest>, Identity>>;
+type BudgetedRequest = http::Request<tonic::body::Body>;
+
 /// The HTTP/2 server settings hf-authd serves with (the benchmarks' bare tonic baseline uses
-/// the same).
-pub fn builder() -> Server {
+/// the same), and the one budget for request messages still arriving.
+pub fn builder() -> Builder {
     Server::builder()
         // Peers that went away without closing are noticed and their connections closed.
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
@@ -113,6 +120,7 @@ pub fn builder() -> Server {
         .http2_max_header_list_size(16 * 1024)
         .max_frame_size(Some(16 * 1024))
         .concurrency_limit_per_connection(256)
+        .layer(MapRequestLayer::new(crate::request_budget::budgeted as fn(BudgetedRequest) -> BudgetedRequest))
 }
 
 /// Only the daemon's own user may talk to it (ssh-agent's rule; git's credential-cache lacks it);

@@ -10,12 +10,14 @@
 //! - [`writers`]: the daemon, Python's `hf` and an editor on one home; no section lost, fast convergence.
 //! - [`bad_files`]: unreadable, oversized, foreign and special files; clear answers, nothing overwritten.
 //! - [`homes`]: 10,000 homes stay bounded; a home locked by another program delays no other.
+//! - [`held_requests`]: streams held incomplete on purpose are cut past one budget; memory bounded.
 //! - [`hub_faults`]: a hanging, resetting, rate-limiting Hub never blocks `Resolve` or git.
 
 mod bad_files;
 mod connections;
 mod consistency;
 mod crash;
+mod held_requests;
 mod homes;
 mod hub_faults;
 mod load;
