@@ -28,4 +28,5 @@ pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod turns;
 pub mod watch;

@@ -8,6 +8,7 @@ use rustix::fs::{FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A `flock` on huggingface_hub's lock file, released on drop.
@@ -75,15 +76,52 @@ fn check_regular(path: &Path, fd: &OwnedFd) -> Result<(), FsError> {
 /// writer's two renames. `None` when there is no lock file (nobody has written with it: nothing
 /// to wait for, and a reader must not create it), it may not be used, or it cannot be had within
 /// `timeout`.
+///
+/// Only [`MAX_SHARED_WAITERS`] readers wait for a busy lock at once; another finds it busy and
+/// reads without it, as a reader does after its timeout. Each waiter holds a thread of the
+/// blocking pool for up to `timeout`: a flood of requests for new homes behind one held lock took
+/// every thread, and homes with nothing to do with that lock waited behind them for seconds.
+/// A read without the lock risks a state between a writer's two renames, which the writer's own
+/// renames then make the watcher read again.
 pub fn lock_shared_if_exists(path: &Path, timeout: Duration) -> Option<LockGuard> {
     let loc = walk::locate(path, false).ok()?;
     loc.entry?;
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(&loc.dir.fd, loc.name.as_os_str(), flags, Mode::empty()).ok()?;
     check_regular(path, &fd).ok()?;
+    if rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared).is_ok() {
+        return Some(LockGuard { fd });
+    }
+    let Some(_waiting) = SharedWaiter::enter() else {
+        tracing::debug!(lock = %path.display(), "the lock is busy and enough readers wait for locks: reading without it");
+        return None;
+    };
     match poll(&fd, FlockOperation::NonBlockingLockShared, timeout) {
         Ok(Some(())) => Some(LockGuard { fd }),
         _ => None,
+    }
+}
+
+/// Readers that may wait for a busy shared lock at once, over all homes.
+pub const MAX_SHARED_WAITERS: usize = 8;
+
+/// One of the [`MAX_SHARED_WAITERS`] places, given back on drop.
+struct SharedWaiter;
+
+static SHARED_WAITERS: AtomicUsize = AtomicUsize::new(0);
+
+impl SharedWaiter {
+    fn enter() -> Option<Self> {
+        SHARED_WAITERS
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < MAX_SHARED_WAITERS).then_some(n + 1))
+            .ok()
+            .map(|_| SharedWaiter)
+    }
+}
+
+impl Drop for SharedWaiter {
+    fn drop(&mut self) {
+        SHARED_WAITERS.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -165,3 +165,76 @@ async fn a_home_whose_lock_is_held_delays_no_other_home() {
     let _ = holder.wait();
     daemon.kill9();
 }
+
+/// A same-uid flood behind one held lock: another program holds a `stored_tokens.lock`, and
+/// 1,024 `Resolve`s arrive at once (twice the blocking pool's 512 threads), each for a new home
+/// (its own token path) that shares that `stored_tokens`. Each such open may wait for the lock;
+/// when every one of them waited its 2 s on the blocking pool, a new home elsewhere (a CI job's
+/// `hf-auth token`) waited behind them for seconds (20 s in the report that found it). Only a
+/// few readers wait for a busy lock now, the rest read without it, so the other home answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_new_homes_behind_one_held_lock_delays_no_other_home() {
+    const FLOOD: usize = 1024;
+    let scratch = tempfile::Builder::new().prefix("hfflood").tempdir().expect("tempdir");
+    let socket = private_run_dir(scratch.path()).join("hf-authd.sock");
+    let endpoint = "http://127.0.0.1:9";
+    let daemon = RealDaemon::spawn(&socket, &scratch.path().join("hf"), endpoint, &scratch.path().join("daemon.log"));
+    let locked = scratch.path().join("locked");
+    std::fs::create_dir_all(&locked).expect("mkdir");
+    std::fs::write(locked.join("stored_tokens"), "").expect("stored_tokens");
+    std::fs::write(locked.join("stored_tokens.lock"), "").expect("lock file");
+    let mut holder = Command::new("flock")
+        .args(["--exclusive", "--no-fork"])
+        .arg(locked.join("stored_tokens.lock"))
+        .args(["sleep", "60"])
+        .spawn()
+        .expect("flock (util-linux)");
+    let lock_file = std::fs::File::open(locked.join("stored_tokens.lock")).expect("open lock");
+    while rustix::fs::flock(&lock_file, rustix::fs::FlockOperation::NonBlockingLockShared).is_ok() {
+        let _ = rustix::fs::flock(&lock_file, rustix::fs::FlockOperation::Unlock);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut flood = Vec::new();
+    for chunk in 0..16 {
+        let (socket, locked) = (socket.clone(), locked.clone());
+        flood.push(tokio::spawn(async move {
+            let c = connect(&socket).await;
+            let calls: Vec<_> = (0..FLOOD / 16)
+                .map(|i| {
+                    let mut c = c.clone();
+                    let ctx = hf_auth_proto::ClientContext::new(
+                        hf_auth_proto::HomePaths {
+                            token: locked.join(format!("token-{chunk}-{i}")),
+                            stored_tokens: locked.join("stored_tokens"),
+                        },
+                        "http://127.0.0.1:9".to_owned(),
+                    )
+                    .to_pb();
+                    tokio::spawn(async move {
+                        c.resolve(pb::ResolveRequest { context: Some(ctx), username: String::new() }).await.is_ok()
+                    })
+                })
+                .collect();
+            for call in calls {
+                let _ = call.await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await; // the flood is in
+    make_homes(&scratch.path().join("jobs"), 0..1);
+    let mut cl = connect(&socket).await;
+    let start = Instant::now();
+    let ctx = context_for(&scratch.path().join("jobs/job0/hf"), endpoint);
+    let r = cl.resolve(pb::ResolveRequest { context: Some(ctx), username: String::new() }).await;
+    let took = start.elapsed();
+    eprintln!("a new home's first Resolve took {took:?} during a flood of {FLOOD} opens behind a held lock");
+    assert_eq!(r.expect("Resolve").into_inner().token, "hf_job0");
+    // Before, it waited at least the lock's 2 s timeout, behind the first 512 waiters.
+    assert!(took < Duration::from_millis(1500), "the other home waited {took:?} behind the flood");
+    for f in flood {
+        f.abort();
+    }
+    let _ = holder.kill();
+    let _ = holder.wait();
+    daemon.kill9();
+}
