@@ -2,6 +2,7 @@
 
 use super::whoami::WhoAmI;
 use hf_auth_proto::Token;
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// huggingface_hub's default timeout for whoami.
@@ -26,7 +27,7 @@ impl ReadError {
     pub(crate) fn at(self, url: &str) -> HubError {
         match self {
             ReadError::Http(e) => unreachable(url, &e),
-            too_large => HubError::BadResponse { url: url.to_owned(), reason: too_large.to_string() },
+            too_large => HubError::BadResponse { url: shown_url(url).into_owned(), reason: too_large.to_string() },
         }
     }
 }
@@ -113,7 +114,7 @@ impl HubClient {
     pub async fn whoami(&self, endpoint: &str, token: &Token, offline: bool) -> Result<WhoAmI, HubError> {
         let url = format!("{endpoint}/api/whoami-v2");
         if offline {
-            return Err(HubError::Offline { url });
+            return Err(HubError::Offline { url: shown_url(&url).into_owned() });
         }
         self.count_request();
         let response =
@@ -122,7 +123,8 @@ impl HubClient {
         let request_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = read_text(response).await.map_err(|e| e.at(&url))?;
         match status.as_u16() {
-            200..=299 => WhoAmI::parse(&body).map_err(|e| HubError::BadResponse { url, reason: e.to_string() }),
+            200..=299 => WhoAmI::parse(&body)
+                .map_err(|e| HubError::BadResponse { url: shown_url(&url).into_owned(), reason: e.to_string() }),
             401 => Err(HubError::Unauthorized),
             429 => Err(HubError::RateLimited),
             code => Err(HubError::Status {
@@ -148,7 +150,20 @@ pub(crate) fn unreachable(url: &str, e: &reqwest::Error) -> HubError {
         }
         text
     };
-    HubError::Unreachable { url: url.to_owned(), reason }
+    HubError::Unreachable { url: shown_url(url).into_owned(), reason }
+}
+
+/// `url` as it may be shown or logged: without the `user:password@` of its authority (credentials
+/// someone put in `HF_ENDPOINT`, for a proxy or a mirror), which would otherwise reach terminals,
+/// CI logs, the daemon's log and the audit log.
+pub fn shown_url(url: &str) -> Cow<'_, str> {
+    let Some(start) = url.find("://").map(|i| i + 3) else { return Cow::Borrowed(url) };
+    let rest = &url[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => Cow::Owned(format!("{}{}", &url[..start], &rest[at + 1..])),
+        None => Cow::Borrowed(url),
+    }
 }
 
 /// `text` (an endpoint's answer, about to be shown or logged) with every occurrence of the
@@ -164,6 +179,7 @@ pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
 
 /// huggingface_hub's `hf_raise_for_status` wording for statuses it does not special-case.
 fn status_message(status: reqwest::StatusCode, url: &str, request_id: Option<String>, body: &str) -> String {
+    let url = shown_url(url);
     let reason = status.canonical_reason().unwrap_or("");
     let kind = if status.is_server_error() { "Server error" } else { "Client error" };
     let mut msg = format!("{kind} '{} {reason}' for url '{url}'", status.as_u16());
@@ -187,6 +203,20 @@ fn status_message(status: reqwest::StatusCode, url: &str, request_id: Option<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_urls_lose_their_credentials_and_nothing_else() {
+        for (url, shown) in [
+            ("https://huggingface.co", "https://huggingface.co"),
+            ("http://proxyuser:S3CRET@127.0.0.1:8080/api/whoami-v2", "http://127.0.0.1:8080/api/whoami-v2"),
+            ("https://user@hub.example/x?y=z@w", "https://hub.example/x?y=z@w"),
+            ("https://a:b@c@hub.example", "https://hub.example"),
+            ("https://hub.example/path@not-credentials", "https://hub.example/path@not-credentials"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(shown_url(url), shown, "{url}");
+        }
+    }
 
     #[test]
     fn echoed_secrets_are_redacted() {

@@ -1,7 +1,7 @@
 //! The Hub's OAuth endpoints, as huggingface_hub 2.4.0 calls them: the device-code grant
 //! (RFC 8628) and the refresh-token grant. Messages follow its wording.
 
-use super::client::{HubClient, HubError, read_text, redact, unreachable};
+use super::client::{HubClient, HubError, read_text, redact, shown_url, unreachable};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -85,9 +85,10 @@ impl HubClient {
         offline: bool,
     ) -> Result<DeviceCode, String> {
         let url = format!("{endpoint}/oauth/device");
-        let fail = |e: String| format!("Failed to request device code from {url}: {e}");
+        let shown = shown_url(&url);
+        let fail = |e: String| format!("Failed to request device code from {shown}: {e}");
         if offline {
-            return Err(fail(HubError::Offline { url: url.clone() }.to_string()));
+            return Err(fail(HubError::Offline { url: shown.clone().into_owned() }.to_string()));
         }
         self.count_request();
         let response = self
@@ -163,7 +164,7 @@ impl HubClient {
         let status = response.status();
         let text = read_text(response).await.map_err(|e| TokenError::Transient(e.at(&url).to_string()))?;
         if status.is_server_error() {
-            return Err(TokenError::Transient(format!("{url} answered HTTP {}", status.as_u16())));
+            return Err(TokenError::Transient(format!("{} answered HTTP {}", shown_url(&url), status.as_u16())));
         }
         if let Ok(token) = serde_json::from_str::<TokenResponse>(&text) {
             return Ok(token);
@@ -176,7 +177,11 @@ impl HubClient {
                 error: redact(&e.error, &sent),
                 description: redact(&e.error_description.unwrap_or_default(), &sent),
             }),
-            Err(_) => Err(TokenError::Transient(format!("{url} answered HTTP {} without a token", status.as_u16()))),
+            Err(_) => Err(TokenError::Transient(format!(
+                "{} answered HTTP {} without a token",
+                shown_url(&url),
+                status.as_u16()
+            ))),
         }
     }
 }

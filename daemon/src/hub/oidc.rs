@@ -10,7 +10,7 @@
 //! requests for one key share one exchange. Any failure is an error, never a silent fallback to
 //! another token (Python's rule).
 
-use super::client::{HubClient, read_text, redact, unreachable};
+use super::client::{HubClient, read_text, redact, shown_url, unreachable};
 use hf_auth_proto::{Oidc, Token};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -108,7 +108,7 @@ impl OidcCache {
             return Ok(e.token.clone());
         }
         if offline {
-            return Err(OidcError::Offline(format!("{endpoint}/oauth/token")));
+            return Err(OidcError::Offline(format!("{}/oauth/token", shown_url(endpoint))));
         }
         let (subject, margin) = match (&oidc.id_token, &oidc.github) {
             (Some(id), _) => (id.clone(), Duration::ZERO),
@@ -169,7 +169,8 @@ async fn exchange(hub: &HubClient, endpoint: &str, subject: &str, resource: &str
         // Hub does not echo the id token back, but a proxy or another server may: never repeat it
         // (CI logs are often public, and the id token buys a Hub token while it lives).
         let detail: String = redact(&text, &[subject]).chars().take(300).collect();
-        return Err(OidcError::Failed(format!("{url} answered HTTP {}: {detail}", status.as_u16())));
+        return Err(OidcError::Failed(format!("{} answered HTTP {}: {detail}", shown_url(&url), status.as_u16())));
     }
-    serde_json::from_str(&text).map_err(|e| OidcError::Failed(format!("{url} answered without a token: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| OidcError::Failed(format!("{} answered without a token: {e}", shown_url(&url))))
 }

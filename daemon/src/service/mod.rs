@@ -158,8 +158,15 @@ impl HfAuth for Service {
     async fn resolve(&self, request: Request<pb::ResolveRequest>) -> Result<Response<pb::ResolveResponse>, Status> {
         let remote = forward::is_remote(&request);
         // Inline, not on the heap: the audit line takes it to the writer thread.
-        let endpoint: compact_str::CompactString =
-            request.get_ref().context.as_ref().map(|c| c.endpoint.trim_end_matches('/')).unwrap_or_default().into();
+        // Without any credentials written into the endpoint (`crate::hub::client::shown_url`).
+        let endpoint: compact_str::CompactString = request
+            .get_ref()
+            .context
+            .as_ref()
+            .map(|c| crate::hub::client::shown_url(c.endpoint.trim_end_matches('/')))
+            .unwrap_or_default()
+            .as_ref()
+            .into();
         self.daemon.note_request();
         // The peer stays borrowed from the request's extensions while the message moves on.
         let (_, extensions, mut req) = request.into_parts();

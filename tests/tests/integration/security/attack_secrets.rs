@@ -45,3 +45,34 @@ async fn an_id_token_echoed_in_an_oidc_error_body_is_not_repeated() {
     let log = std::fs::read_to_string(w.dir.path().join("state/hf-auth/hf-authd.log")).unwrap_or_default();
     assert!(!log.contains("SecretSignatureOfTheIdToken"), "the id token reached the daemon's log:\n{log}");
 }
+
+/// Credentials written into `HF_ENDPOINT` (`https://user:password@mirror/`, for a proxy or a
+/// mirror) are not repeated: not in the audit log's `endpoint`, nor in an error about that
+/// endpoint, nor in the daemon's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_the_endpoint_reach_neither_the_audit_log_nor_an_error() {
+    const PASSWORD: &str = "ProxyPassword0123456789";
+    let endpoint = format!("http://proxyuser:{PASSWORD}@127.0.0.1:9");
+    let w = World::new(&endpoint);
+    std::fs::write(w.hf_home().join("token"), "hf_endpointcreds_EEEEEEEEEEEEEEEEEEEEEEEEE").unwrap();
+    let token = w.run("hf-auth", &["token"], None).await;
+    assert_eq!(token.code(), 0, "{}", token.stderr());
+    let whoami = w.run("hf-auth", &["whoami"], None).await;
+    let shown = format!("{}{}", whoami.stdout(), whoami.stderr());
+    assert_ne!(whoami.code(), 0, "nothing listens there: {shown}");
+    assert!(shown.contains("http://127.0.0.1:9"), "the endpoint is still named: {shown}");
+    assert!(!shown.contains(PASSWORD), "the endpoint's password in an error:\n{shown}");
+    // `hf-auth audit` waits for the log's writer, then shows the log.
+    let listed = w.run("hf-auth", &["audit"], None).await;
+    assert!(
+        listed.stdout().contains("http://127.0.0.1:9") && !listed.stdout().contains(PASSWORD),
+        "{}",
+        listed.stdout()
+    );
+    let state = w.dir.path().join("state/hf-auth");
+    let audit = std::fs::read_to_string(state.join("audit.log")).unwrap_or_default();
+    assert!(audit.contains("\"endpoint\":\"http://127.0.0.1:9\""), "the handout is recorded: {audit}");
+    assert!(!audit.contains(PASSWORD), "the endpoint's password in the audit log:\n{audit}");
+    let log = std::fs::read_to_string(state.join("hf-authd.log")).unwrap_or_default();
+    assert!(!log.contains(PASSWORD), "the endpoint's password in the daemon's log:\n{log}");
+}
