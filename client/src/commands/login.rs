@@ -44,7 +44,8 @@ fn report_login(s: &Session, r: &pb::LoginResponse, add_to_git: bool) -> CmdResu
     let out = &s.out;
     if !r.backup_path.is_empty() {
         out.warn(&format!(
-            "{} could not be parsed; it was copied to {} before being rewritten.",
+            "{} could not be parsed, or has a [DEFAULT] section a rewrite drops; it was copied to {} before \
+             being rewritten.",
             r.stored_tokens_path, r.backup_path
         ));
     }

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 /// What follows the file's name in a backup's name.
 const SUFFIX: &str = ".corrupt-";
 
-/// Copies a file that could not be parsed next to itself, 0600, and returns the copy's path.
+/// Copies a file that a rewrite would not keep whole (it could not be parsed, or has parts the
+/// rewrite drops) next to itself, 0600, and returns the copy's path.
 pub fn back_up(path: &Path, bytes: &[u8]) -> Result<PathBuf, FsError> {
     let (dir, name) = open_parent(path)?;
     let stamp =

@@ -103,7 +103,7 @@ pub(crate) async fn save_and_activate(
     })
     .await?;
     if let Some(backup) = &outcome.backup {
-        tracing::warn!(backup = %backup.display(), "stored_tokens could not be parsed; backed it up before rewriting");
+        tracing::warn!(backup = %backup.display(), "stored_tokens could not be written back whole; backed it up before rewriting");
     }
     // The cache is keyed by token: the answer that just validated this token stays right, and
     // git-credential-hf uses it for the username at once.

@@ -114,8 +114,10 @@ fn read_stored(paths: &HomePaths) -> (Stored, Option<Vec<u8>>) {
             );
         }
     };
-    match ini::parse(&bytes) {
-        Ok(file) => (Stored { file, problem: None }, None),
+    match ini::parse_noting_defaults(&bytes) {
+        // A hand-written [DEFAULT] is not written back (`ini::parse_noting_defaults`): keep the
+        // original as a backup before any rewrite, so no token in it is lost.
+        Ok((file, has_defaults)) => (Stored { file, problem: None }, has_defaults.then_some(bytes)),
         Err(parse_error) => match legacy_json::import(&bytes) {
             Some(file) => (Stored { file, problem: Some(StoredProblem::ForeignJson) }, Some(bytes)),
             None => (

@@ -207,6 +207,14 @@ pub fn render(file: &IniFile) -> String {
 /// `config.items(name)` for every section: DEFAULT's keys come first (with the section's value
 /// when it overrides one), then the section's own keys in file order.
 pub fn parse(bytes: &[u8]) -> Result<IniFile, ParseError> {
+    parse_noting_defaults(bytes).map(|(file, _)| file)
+}
+
+/// [`parse`], and whether the file has a `[DEFAULT]` section with keys. Rendering writes no
+/// `[DEFAULT]` (huggingface_hub writes none either): its keys live on only inside the sections
+/// that inherit them, so a value every section overrides, or one in a file with no section at
+/// all, is gone from a rewrite.
+pub fn parse_noting_defaults(bytes: &[u8]) -> Result<(IniFile, bool), ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let offset = e.valid_up_to();
         let before = &bytes[..offset];
@@ -218,7 +226,8 @@ pub fn parse(bytes: &[u8]) -> Result<IniFile, ParseError> {
     for (index, line) in universal_lines(text).enumerate() {
         parser.feed(index + 1, line)?;
     }
-    parser.finish()
+    let has_defaults = !parser.defaults.is_empty();
+    Ok((parser.finish()?, has_defaults))
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> usize {

@@ -51,3 +51,28 @@ async fn logout_of_everything_removes_the_backups_of_stored_tokens_and_says_so()
     eprintln!("logout removed {} backups: {}", made.len(), said.trim());
     hub.shutdown().await;
 }
+
+/// A hand-written `[DEFAULT]` section: configparser gives its keys to every section, and a
+/// rewrite (ours, like huggingface_hub's) writes no `[DEFAULT]`, so a token there that every
+/// section overrides would vanish. The rewrite keeps a backup of the file first, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_section_a_rewrite_would_drop_is_backed_up_first() {
+    const HIDDEN: &str = "hf_only_in_the_default_section_DDDDDDDDDD";
+    let hub = FakeHub::start().await;
+    hub.add_token(TOKEN, Account::user("alice").with_token_name("fresh", "write"));
+    let w = World::new(&hub.endpoint());
+    let stored = w.hf_home().join("stored_tokens");
+    std::fs::write(
+        &stored,
+        format!("[DEFAULT]\nhf_token = {HIDDEN}\n\n[two]\nhf_token = hf_two_TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT\n"),
+    )
+    .unwrap();
+    let login = w.run("hf-auth", &["login", "--token", TOKEN], None).await.ok();
+    let made = backups(&w);
+    assert_eq!(made.len(), 1, "one backup: {made:?}\n{}", login.stderr());
+    assert!(std::fs::read_to_string(&made[0]).unwrap().contains(HIDDEN), "the backup holds the [DEFAULT] token");
+    assert!(login.stderr().contains(&made[0].display().to_string()), "the login names the backup: {}", login.stderr());
+    let rewritten = std::fs::read_to_string(&stored).unwrap();
+    assert!(rewritten.contains("[fresh]") && rewritten.contains("[two]"), "{rewritten}");
+    hub.shutdown().await;
+}
