@@ -73,7 +73,8 @@ impl Budget {
     }
 
     /// Over the limit: cut the oldest incomplete bodies (`me` last) until the ones left fit.
-    /// What they hold is released when they next run and end (or are dropped).
+    /// What they hold is released when they next run and end (or are dropped); one cut already
+    /// and not yet run counts as released, so a burst does not cut more than it must.
     fn cut_oldest(&self, me: u64, mut over: usize) {
         let holders = self.holders();
         for holder in holders.iter().filter(|(id, _)| **id != me).chain(holders.get_key_value(&me)).map(|(_, h)| h) {
@@ -82,9 +83,9 @@ impl Budget {
             }
             if !holder.cut.swap(true, Ordering::AcqRel) {
                 self.cut.fetch_add(1, Ordering::Relaxed);
-                over = over.saturating_sub(holder.bytes.load(Ordering::Acquire));
                 holder.waker.wake();
             }
+            over = over.saturating_sub(holder.bytes.load(Ordering::Acquire));
         }
     }
 }
