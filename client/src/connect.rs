@@ -71,8 +71,13 @@ async fn dial(
     request_timeout: Option<Duration>,
 ) -> Result<Client, ConnectError> {
     let untrusted = |reason| ConnectError::Untrusted { socket: socket.to_path_buf(), reason };
-    trust::check_path(socket).map_err(untrusted)?;
-    let stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| classify(socket, &e))?;
+    // Connect through the directory that was checked, not by its name again (`trust::check`).
+    let Some(checked) = trust::check(socket).map_err(untrusted)? else {
+        return Err(ConnectError::NotRunning { socket: socket.to_path_buf() });
+    };
+    let stream = tokio::net::UnixStream::connect(checked.dial_path()).await.map_err(|e| classify(socket, &e))?;
+    checked.confirm().map_err(untrusted)?;
+    drop(checked);
     // Before the HTTP/2 preface: the first byte would already go to whoever listens.
     trust::check_peer(&stream, policy).map_err(untrusted)?;
     let (stream, cork) = cork::Corked::new(stream);

@@ -14,7 +14,7 @@
 //! daemon, through the mount ([`PeerPolicy::AnyForRoot`]). At a default path root still
 //! refuses another uid's listener.
 
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Why a socket is not trusted. Names the path and the owner, never anything the caller sent.
@@ -38,6 +38,10 @@ pub enum Distrust {
     Peer { peer: u32, me: u32 },
     #[error("the credentials of the process listening on it cannot be read: {0}")]
     PeerUnknown(String),
+    #[error("its directory {dir} cannot be used: {reason}")]
+    DirUnusable { dir: PathBuf, reason: String },
+    #[error("its directory {dir} was replaced while connecting: another user may be swapping it")]
+    DirChanged { dir: PathBuf },
 }
 
 fn me() -> u32 {
@@ -47,17 +51,102 @@ fn me() -> u32 {
 /// The socket's directory is ours alone. A missing directory or socket is not a distrust: the
 /// dial that follows says "not running" (and autostart creates the directory itself).
 pub fn check_path(socket: &Path) -> Result<(), Distrust> {
-    let dir = socket.parent().unwrap_or(Path::new("/"));
-    match std::fs::symlink_metadata(dir) {
-        Ok(meta) => check_dir_meta(dir, &meta, me())?,
-        Err(_) => return Ok(()),
+    check(socket).map(drop)
+}
+
+/// Where to dial, decided on what was opened: the socket's directory, opened without following
+/// a link and checked through that descriptor, and a path that reaches the socket through the
+/// same descriptor (`/proc/self/fd/<n>/<name>` on Linux). A check of one path followed by a
+/// connect to the same path lets another user swap the directory in between: root, given a
+/// socket by `HF_AUTH_SOCKET`, trusts any listener, and sent its `HF_TOKEN` to another user's
+/// directory renamed into place after the check.
+#[derive(Debug)]
+pub struct Checked {
+    /// Held open until the connect is done, so the descriptor's number names this directory.
+    _dir: std::fs::File,
+    dial: PathBuf,
+    /// Checked again after the connect where the dial path is the original one (no `/proc`).
+    recheck: Option<(PathBuf, u64, u64)>,
+}
+
+impl Checked {
+    /// The path to connect to.
+    pub fn dial_path(&self) -> &Path {
+        &self.dial
     }
+
+    /// After the connect: where the dial went by the original path, the directory is still the
+    /// one checked (without `/proc`, this narrows the window rather than closing it).
+    pub fn confirm(&self) -> Result<(), Distrust> {
+        let Some((dir, dev, ino)) = &self.recheck else { return Ok(()) };
+        match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.dev() == *dev && m.ino() == *ino => Ok(()),
+            _ => Err(Distrust::DirChanged { dir: dir.clone() }),
+        }
+    }
+}
+
+/// [`check_path`], keeping what it opened for the dial; `None`: the directory or the socket is
+/// missing (nobody can be listening: not running, with nothing dialled).
+pub fn check(socket: &Path) -> Result<Option<Checked>, Distrust> {
+    let dir = match socket.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        Some(_) => Path::new("."),
+        None => Path::new("/"),
+    };
+    let Some(name) = socket.file_name() else { return Err(Distrust::NotSocket { socket: socket.to_path_buf() }) };
+    let opened = rustix::fs::open(dir, DIR_FLAGS, rustix::fs::Mode::empty());
+    let fd = match opened {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        // With O_NOFOLLOW and O_DIRECTORY, a symlink fails as ELOOP or ENOTDIR: say which.
+        Err(e) => {
+            return Err(match std::fs::symlink_metadata(dir) {
+                Ok(m) if m.file_type().is_symlink() => Distrust::DirSymlink { dir: dir.to_path_buf() },
+                Ok(m) if !m.is_dir() => Distrust::DirNotDir { dir: dir.to_path_buf() },
+                _ => Distrust::DirUnusable { dir: dir.to_path_buf(), reason: e.to_string() },
+            });
+        }
+    };
+    let dir_file = std::fs::File::from(fd);
+    let meta =
+        dir_file.metadata().map_err(|e| Distrust::DirUnusable { dir: dir.to_path_buf(), reason: e.to_string() })?;
+    check_dir_meta(dir, &meta, me())?;
     // The socket itself: only its type matters (its owner is the peer check's business: a
     // socket hard-linked into our directory still leads to whoever listens on it).
-    match std::fs::symlink_metadata(socket) {
-        Ok(meta) if !meta.file_type().is_socket() => Err(Distrust::NotSocket { socket: socket.to_path_buf() }),
-        _ => Ok(()),
+    match rustix::fs::statat(&dir_file, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Ok(st) if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::Socket => {
+            return Err(Distrust::NotSocket { socket: socket.to_path_buf() });
+        }
+        _ => {}
     }
+    let through = through_descriptor(&dir_file, name);
+    let recheck = through.is_none().then(|| (dir.to_path_buf(), meta.dev(), meta.ino()));
+    Ok(Some(Checked { _dir: dir_file, dial: through.unwrap_or_else(|| socket.to_path_buf()), recheck }))
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const DIR_FLAGS: rustix::fs::OFlags = rustix::fs::OFlags::PATH
+    .union(rustix::fs::OFlags::DIRECTORY)
+    .union(rustix::fs::OFlags::NOFOLLOW)
+    .union(rustix::fs::OFlags::CLOEXEC);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const DIR_FLAGS: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
+    .union(rustix::fs::OFlags::DIRECTORY)
+    .union(rustix::fs::OFlags::NOFOLLOW)
+    .union(rustix::fs::OFlags::CLOEXEC);
+
+/// `/proc/self/fd/<n>/<name>`: the socket `name` in the directory open as `dir`, whatever has
+/// been renamed since. `None` without `/proc`, or when the path would not fit a socket address.
+fn through_descriptor(dir: &std::fs::File, name: &std::ffi::OsStr) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    if !cfg!(any(target_os = "linux", target_os = "android")) || !Path::new("/proc/self/fd").is_dir() {
+        return None;
+    }
+    let path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
+    // sockaddr_un's sun_path holds 108 bytes with the terminating NUL.
+    (path.as_os_str().len() < 108).then_some(path)
 }
 
 /// The rules for a socket directory's `lstat` result, for the user `me`.

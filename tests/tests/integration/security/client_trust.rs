@@ -253,3 +253,91 @@ fn a_daemon_that_never_answers_gives_a_clear_error_in_bounded_time() {
     assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(took < Duration::from_secs(5), "git-credential-hf get took {took:?}");
 }
+
+/// `nobody` listens in a directory of its own and keeps renaming it to the name root's
+/// `HF_AUTH_SOCKET` names, and back. A client that looked at the directory (missing, or fine) and
+/// then connected by the path could reach the listener in between; root, given a socket by
+/// `HF_AUTH_SOCKET`, trusts any listener (the forward socket mounted into a container), so the
+/// listener got root's `HF_TOKEN` within a few tries. The client now connects through the
+/// directory it opened and checked: nobody's directory is never dialled.
+const FLIPPER: &str = r#"
+import os, select, socket, sys, threading
+base = sys.argv[1]
+hidden, shown = os.path.join(base, "flip.hidden"), os.path.join(base, "flip")
+os.mkdir(hidden, 0o755)
+s = socket.socket(socket.AF_UNIX)
+s.bind(os.path.join(hidden, "hf.sock"))
+os.chmod(os.path.join(hidden, "hf.sock"), 0o777)
+s.listen(64)
+total, lock = [0], threading.Lock()
+def drain(c):
+    c.settimeout(0.3)
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            with lock:
+                total[0] += len(d)
+    except OSError:
+        pass
+    c.close()
+def serve():
+    while True:
+        threading.Thread(target=drain, args=(s.accept()[0],), daemon=True).start()
+threading.Thread(target=serve, daemon=True).start()
+print("ready", flush=True)
+where = hidden
+while not select.select([sys.stdin], [], [], 0)[0]:
+    other = shown if where == hidden else hidden
+    os.rename(where, other)
+    where = other
+with lock:
+    print("received", total[0], flush=True)
+"#;
+
+#[test]
+fn root_given_a_socket_in_a_directory_another_user_keeps_swapping_sends_it_nothing() {
+    if uid() != 0 {
+        eprintln!("SKIPPED: the case is root's (AnyForRoot)");
+        return;
+    }
+    let tmp = sticky_tmp();
+    let Some(mut nobody) = as_nobody(&python()) else { return };
+    let mut flipper = nobody
+        .arg("-c")
+        .arg(FLIPPER)
+        .arg(tmp.path())
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the flipper");
+    let mut out = BufReader::new(flipper.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    let w = World::new("http://127.0.0.1:9");
+    let socket = tmp.path().join("flip").join("hf.sock");
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..40 {
+        let mut cmd = w.command(bin("hf-auth"));
+        cmd.env("HF_AUTH_SOCKET", &socket).env("HF_AUTH_NO_AUTOSTART", "1").env("HF_TOKEN", ENV_SECRET);
+        let (out, _) = run(cmd, &["token"], None);
+        assert!(out.stdout.is_empty(), "printed: {}", String::from_utf8_lossy(&out.stdout));
+        let err = String::from_utf8_lossy(&out.stderr);
+        let kind = ["not running", "owned by uid 65534", "did not answer", "symlink"]
+            .into_iter()
+            .find(|k| err.contains(k))
+            .unwrap_or(err.lines().next().unwrap_or(""));
+        *outcomes.entry(kind.to_owned()).or_default() += 1;
+    }
+    drop(flipper.stdin.take());
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    let _ = flipper.wait();
+    let received: usize = line.trim().strip_prefix("received ").and_then(|n| n.parse().ok()).expect("the count");
+    eprintln!("40 tries against the swapping directory: {outcomes:?}; the listener received {received} bytes");
+    assert_eq!(received, 0, "nobody's listener received bytes from root: {outcomes:?}");
+}
