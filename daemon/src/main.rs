@@ -46,6 +46,9 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let logs_to_file = args.log_file.is_some();
+    if logs_to_file {
+        log_panics();
+    }
     // After the environment (relative paths in it are the starter's, resolved against its cwd)
     // and the log file are taken, before anything else runs.
     if args.detach
@@ -133,4 +136,15 @@ fn init_logging(args: &Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A panic (of a request's task: the daemon goes on serving) is written to the log file too: an
+/// autostarted daemon's stderr is `/dev/null`, and a panic there was seen by nobody.
+fn log_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        tracing::error!(at, "panicked: {}", info.payload_as_str().unwrap_or("(no message)"));
+        default(info);
+    }));
 }

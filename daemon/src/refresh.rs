@@ -175,10 +175,11 @@ impl Refresher {
             Some(Track::NeedsLogin { section_key, .. }) if section_key == key => None,
             Some(Track::Retrying { section_key, next_at, .. }) if section_key == key => Some((next_at, true)),
             Some(Track::Refreshed { section_key, at, lifetime }) if section_key == key => {
+                // expires_at comes from the file, whatever it holds: saturate, never overflow.
                 let margin = lifetime.map_or(margin, |l| margin.min(l / 2));
-                Some(((expires_at - margin).max(at + MIN_SPACING_SECS), false))
+                Some((expires_at.saturating_sub(margin).max(at.saturating_add(MIN_SPACING_SECS)), false))
             }
-            _ => Some((expires_at - margin, false)),
+            _ => Some((expires_at.saturating_sub(margin), false)),
         }
     }
 
@@ -309,7 +310,7 @@ async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outco
             let Some(expires_at) = section.get("expires_at").and_then(|e| e.trim().parse::<i64>().ok()) else {
                 return Ok(Outcome::Gone);
             };
-            if expires_at - margin > unix_now() {
+            if expires_at.saturating_sub(margin) > unix_now() {
                 return Ok(Outcome::Gone);
             }
             let (old, rt) = if in_keyring {
@@ -332,7 +333,7 @@ async fn refresh(daemon: &Arc<Daemon>, home: &Arc<Home>, c: &Candidate) -> Outco
             };
             let new = Token::new(token.access_token);
             let new_rt = token.refresh_token.unwrap_or(rt);
-            let expires_at = token.expires_in.map(|s| unix_now() + s);
+            let expires_at = token.expires_in.map(|s| unix_now().saturating_add(s));
             let refreshed = if in_keyring {
                 let secret = Secret { token: new.clone(), refresh: Some(Token::new(new_rt.clone())) };
                 if let Err(e) = kr.put(&name, &secret) {

@@ -171,7 +171,7 @@ pub async fn run(
     // Routing rules follow config.toml's edits and the own home's stored tokens (kept while serving).
     let _config_watch = daemon.config.source.clone().and_then(|p| crate::config_watch::watch(&daemon, p));
     let follow = daemon.own_home().map(|home| crate::config_watch::follow_stored_tokens(&daemon, home));
-    let refresher = tokio::spawn(crate::refresh::Refresher::run(daemon.clone()));
+    let refresher = tokio::spawn(supervised_refresher(daemon.clone()));
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     if opts.print_ready {
         use std::io::Write;
@@ -227,5 +227,20 @@ pub async fn signals() {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received"),
         _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+/// The refresh loop, started again if it panics: one bad section must not end refreshes for
+/// every home for the rest of the daemon's life (and the panic is logged, not lost on a stderr
+/// nobody reads). Ends when the loop does: the daemon is stopping.
+async fn supervised_refresher(daemon: std::sync::Arc<crate::state::Daemon>) {
+    loop {
+        match tokio::spawn(crate::refresh::Refresher::run(daemon.clone())).await {
+            Err(e) if e.is_panic() => {
+                tracing::error!("the token refresher panicked; starting it again in 10 s");
+                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            }
+            _ => return,
+        }
     }
 }

@@ -7,6 +7,13 @@ use std::time::Duration;
 
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
+/// Bounds on the numbers an endpoint sends, whatever it says (a hostile or broken one sent
+/// u64::MAX, and `Instant + Duration` panicked): a device code lives minutes (RFC 8628), a poll
+/// interval seconds, and no token is taken to live longer than ten years.
+pub const MAX_DEVICE_CODE_SECS: u64 = 3600;
+pub const MAX_POLL_INTERVAL_SECS: u64 = 60;
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 10 * 365 * 86_400;
+
 /// A device authorization, with huggingface_hub's defaults filled in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceCode {
@@ -109,8 +116,8 @@ impl HubClient {
             device_code: body.device_code,
             user_code: body.user_code,
             verification_uri: body.verification_uri,
-            expires_in: body.expires_in.unwrap_or(900),
-            interval: body.interval.unwrap_or(5),
+            expires_in: body.expires_in.unwrap_or(900).min(MAX_DEVICE_CODE_SECS),
+            interval: body.interval.unwrap_or(5).min(MAX_POLL_INTERVAL_SECS),
         })
     }
 
@@ -166,7 +173,8 @@ impl HubClient {
         if status.is_server_error() {
             return Err(TokenError::Transient(format!("{} answered HTTP {}", shown_url(&url), status.as_u16())));
         }
-        if let Ok(token) = serde_json::from_str::<TokenResponse>(&text) {
+        if let Ok(mut token) = serde_json::from_str::<TokenResponse>(&text) {
+            token.expires_in = token.expires_in.map(|s| s.clamp(0, MAX_TOKEN_LIFETIME_SECS));
             return Ok(token);
         }
         // The secrets sent (a refresh token, a device code) are never repeated in an error.

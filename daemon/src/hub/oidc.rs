@@ -117,7 +117,8 @@ impl OidcCache {
         };
         self.exchanges.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let exchanged = exchange(hub, endpoint, &subject, &oidc.resource).await?;
-        let lifetime = Duration::from_secs(exchanged.expires_in.unwrap_or(3600).max(0) as u64);
+        // A day at most, whatever the endpoint says (a huge value made `Instant + Duration` panic).
+        let lifetime = Duration::from_secs(exchanged.expires_in.unwrap_or(3600).clamp(0, 86_400) as u64);
         let token = Token::new(exchanged.access_token);
         *entry = Some(Entry { token: token.clone(), valid_until: Instant::now() + lifetime.saturating_sub(margin) });
         Ok(token)

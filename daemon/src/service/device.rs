@@ -78,7 +78,10 @@ async fn flow(daemon: &Arc<Daemon>, ctx: &ClientContext, tx: &Tx) -> Result<()> 
                     return Ok(());
                 }
             }
-            Poll::SlowDown => interval += Duration::from_secs(5),
+            Poll::SlowDown => {
+                interval = (interval + Duration::from_secs(5))
+                    .min(Duration::from_secs(crate::hub::oauth::MAX_POLL_INTERVAL_SECS))
+            }
             Poll::Transient(why) => tracing::debug!(%why, "device login poll failed; polling again"),
             Poll::Failed(message) => return Err(Error::Unavailable(message)),
         }
@@ -91,7 +94,7 @@ async fn flow(daemon: &Arc<Daemon>, ctx: &ClientContext, tx: &Tx) -> Result<()> 
         .await
         .map_err(|error| Error::Hub { error, token_source: Source::None })?;
     let name = who.token_name();
-    let expires_at = token.expires_in.map(|s| crate::refresh::unix_now() + s);
+    let expires_at = token.expires_in.map(|s| crate::refresh::unix_now().saturating_add(s));
     // The endpoint and client id that issued it: its refresh goes there and nowhere else.
     let origin = Origin::new(&ctx.endpoint, Some(&ctx.oauth_client_id));
     let (outcome, storage) =

@@ -325,7 +325,7 @@ impl State {
     }
 
     pub fn issue_token(&mut self, token: &str, account: &Account, expires_in: Option<i64>) {
-        let expires_at = Some(now() + expires_in.unwrap_or(DEFAULT_EXPIRES_IN));
+        let expires_at = Some(now().saturating_add(expires_in.unwrap_or(DEFAULT_EXPIRES_IN)));
         self.tokens.insert(token.to_owned(), Grant { account: account.clone(), expires_at });
     }
 }

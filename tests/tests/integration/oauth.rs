@@ -388,3 +388,59 @@ async fn refresh_bytes_match_python() {
     assert_eq!(normalize(ours.stored_file().unwrap()), normalize(theirs.stored_file().unwrap()));
     assert_eq!(ours.token_file(), theirs.token_file());
 }
+
+/// Numbers from a hostile or broken endpoint: a device code that "expires" in u64::MAX seconds
+/// and a token that lives i64::MAX seconds. The login still completes (the values are clamped),
+/// instead of a panic on `Instant + Duration` ending the request with no answer.
+#[tokio::test]
+async fn a_device_login_with_absurd_numbers_from_the_hub_still_completes() {
+    let hub = FakeHub::start().await;
+    hub.set_device_response(DeviceResponse { expires_in: Some(u64::MAX), ..DeviceResponse::with_interval(0) });
+    hub.script_device_flow(vec![
+        TokenStep::Pending,
+        TokenStep::Success {
+            access_token: "hf_oauth_ABSURD_1234".into(),
+            refresh_token: Some("rt_absurd".into()),
+            expires_in: Some(i64::MAX),
+        },
+    ]);
+    let daemon = TestDaemon::start().await;
+    let home = TestHome::new(&hub.endpoint());
+    let (events, error) = device_events(&daemon, &home).await;
+    assert!(error.is_none(), "{error:?}");
+    let Some(pb::device_login_event::Event::Success(ok)) = events.last() else { panic!("no success: {events:?}") };
+    assert_eq!(ok.token_name, "oauth-alice");
+    let stored = String::from_utf8(home.stored_file().unwrap()).unwrap();
+    let expires: i64 = stored.lines().find_map(|l| l.strip_prefix("expires_at = ")).unwrap().parse().unwrap();
+    assert!(expires > now() && expires < now() + 20 * 365 * 86_400, "a plausible expiry: {expires}");
+}
+
+/// A hand-edited (or hostile) `expires_at` at the edge of i64 in one home: the refresher's
+/// arithmetic on it overflowed, the panic ended the refresher's task, and no home was refreshed
+/// again. Now it saturates: that section is simply due, and another home's token due for a
+/// refresh still gets one.
+#[tokio::test]
+async fn an_absurd_expires_at_in_one_home_stops_no_refresh_of_another() {
+    let hub = FakeHub::start().await;
+    hub.add_refresh_token("rt_fine", Account::user("alice").oauth());
+    hub.script_refresh(vec![RefreshStep::Success {
+        access_token: "hf_refreshed".into(),
+        refresh_token: Some("rt_next".into()),
+        expires_in: 28_800,
+    }]);
+    let odd = TestHome::new(&hub.endpoint());
+    odd.write_stored(
+        format!("[odd]\nhf_token = hf_odd\nrefresh_token = rt_odd\nexpires_at = {}\n\n", i64::MIN).as_bytes(),
+    );
+    let fine = TestHome::new(&hub.endpoint());
+    fine.write_stored(expiring_section("oauth-alice", "hf_stale", "rt_fine", 3600).as_bytes());
+    fine.write_token(b"hf_stale");
+    let mut homes = preload(&odd);
+    homes.extend(preload(&fine));
+    let _daemon = TestDaemon::start_full(as_default(&hub), homes).await;
+    let done = eventually(Duration::from_secs(10), || async {
+        fine.token_file().as_deref() == Some(b"hf_refreshed".as_slice())
+    })
+    .await;
+    assert!(done.is_some(), "the other home was not refreshed ({} refresh requests)", hub.requests(TOKEN));
+}
