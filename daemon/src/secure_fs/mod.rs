@@ -33,6 +33,7 @@ pub use write::{check_target, has_temp_files, open_append, remove_if_exists, swe
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The directory `dir` with its symlinks resolved as every open here resolves them: a link the
 /// rules refuse (planted in a sticky directory) or a directory they refuse is an error, not
@@ -40,7 +41,6 @@ use std::path::{Path, PathBuf};
 pub fn resolve_dir(dir: &Path) -> Result<PathBuf, FsError> {
     Ok(walk::open_dir(dir, false)?.path)
 }
-use std::time::Duration;
 
 /// Larger than any real token file by orders of magnitude; a 100 MB file is an error, not a read.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
