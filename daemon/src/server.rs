@@ -105,6 +105,9 @@ where
     })
 }
 
+/// Requests one connection carries at once.
+pub const MAX_STREAMS: u32 = 128;
+
 /// The server [`builder`] makes: tonic's, with every request body counted against
 /// [`crate::request_budget`].
 pub type Builder = Server<Stack<MapRequestLayer<fn(BudgetedRequest) -> BudgetedRequest>, Identity>>;
@@ -119,7 +122,10 @@ pub fn builder() -> Builder {
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .http2_max_header_list_size(16 * 1024)
         .max_frame_size(Some(16 * 1024))
-        .concurrency_limit_per_connection(256)
+        // tonic leaves hyper's limit on streams unset (none at all), and streams past the
+        // concurrency limit waited outside the budget below, each holding its headers.
+        .max_concurrent_streams(Some(MAX_STREAMS))
+        .concurrency_limit_per_connection(MAX_STREAMS as usize)
         .layer(MapRequestLayer::new(crate::request_budget::budgeted as fn(BudgetedRequest) -> BudgetedRequest))
 }
 

@@ -114,3 +114,83 @@ async fn held_incomplete_requests_are_cut_past_one_budget_and_the_owner_is_still
     }
     owner.status(pb::StatusRequest { context: None }).await.expect("still serving");
 }
+
+/// The same with streams that send only their headers, large ones (430 extra headers, about
+/// 16 KB decoded, within the header list bound) and never a byte of message: such a stream
+/// held ~88 KB and was never counted, and streams per connection had no limit (tonic leaves
+/// hyper's 200 unset), so one connection took the daemon to ~700 MB. Now a connection carries at
+/// most `MAX_STREAMS` streams, and a stream that waits for its body counts against the budget
+/// from its headers on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_that_send_only_headers_are_bounded_and_cut_past_the_budget() {
+    const PER_CONNECTION: usize = 500;
+    let (scratch, socket, hf_home) = scratch_with_token("hfheaders", TOKEN);
+    let daemon = RealDaemon::spawn(&socket, &hf_home, "http://127.0.0.1:9", &scratch.path().join("daemon.log"));
+    let mut owner = connect(&daemon.socket).await;
+    let ctx = context_for(&hf_home, "http://127.0.0.1:9");
+    let resolve = |mut c: hf_auth::connect::Client, ctx: pb::ClientContext| async move {
+        c.resolve(pb::ResolveRequest { context: Some(ctx), username: String::new() })
+            .await
+            .map(|r| r.into_inner().token)
+    };
+    assert_eq!(resolve(owner.clone(), ctx.clone()).await.expect("warm"), TOKEN);
+    let peak_before = daemon.status("VmHWM");
+    let mut held = Vec::new();
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let io = tokio::net::UnixStream::connect(&daemon.socket).await.expect("connect");
+        let (send, connection) = h2::client::handshake(io).await.expect("HTTP/2 handshake");
+        held.push(tokio::spawn(async move {
+            let _ = connection.await;
+        }));
+        for _ in 0..PER_CONNECTION {
+            // Past the daemon's stream limit, `ready` waits: that connection is full.
+            let Ok(Ok(mut send)) = tokio::time::timeout(Duration::from_millis(200), send.clone().ready()).await else {
+                break;
+            };
+            let mut request = http::Request::post("http://localhost/hfauth.v1.HfAuth/Resolve")
+                .header("content-type", "application/grpc")
+                .header("te", "trailers");
+            for i in 0..430 {
+                request = request.header(format!("x{i:03}"), "v");
+            }
+            match send.send_request(request.body(()).unwrap(), false) {
+                Ok(pair) => answers.push(pair),
+                Err(_) => break,
+            }
+        }
+    }
+    let opened = answers.len();
+    let during = tokio::time::timeout(Duration::from_secs(10), resolve(owner.clone(), ctx.clone())).await;
+    assert_eq!(during.expect("answered during the flood").expect("resolve during the flood"), TOKEN);
+    let mut pending: futures_util::stream::FuturesUnordered<_> =
+        answers.into_iter().map(|(response, stream)| async move { (is_cut(response).await, stream) }).collect();
+    let mut cut = 0;
+    let mut kept = Vec::new();
+    let wait = tokio::time::sleep(Duration::from_secs(5));
+    tokio::pin!(wait);
+    use futures_util::StreamExt;
+    loop {
+        tokio::select! {
+            Some((was_cut, stream)) = pending.next() => { cut += usize::from(was_cut); kept.push(stream); }
+            () = &mut wait => break,
+        }
+    }
+    let peak = daemon.status("VmHWM");
+    eprintln!(
+        "{opened} header-only streams asked for over 4 connections ({} at once on each): {cut} cut; peak RSS {peak_before} → {peak} KiB",
+        hf_authd::server::MAX_STREAMS
+    );
+    // The budget counts an estimate of each stream, and every cut stream is replaced at once by
+    // one the client had queued (h2 queues past the daemon's stream limit): the allocator's peak
+    // runs above the budget, and far below what these streams took unbounded (~117 KB each).
+    let bound_kib = (hf_authd::request_budget::MAX_HELD_BYTES / 1024) as u64 * 8;
+    assert!(peak < peak_before + bound_kib, "peak RSS {peak_before} → {peak} KiB, more than {bound_kib} KiB more");
+    assert!(cut > 0, "nothing was cut of {opened} streams holding their headers");
+    assert_eq!(resolve(owner.clone(), ctx.clone()).await.expect("after"), TOKEN);
+    drop((kept, pending));
+    for h in held {
+        h.abort();
+    }
+    owner.status(pb::StatusRequest { context: None }).await.expect("still serving");
+}
