@@ -105,8 +105,12 @@ where
     })
 }
 
-/// Requests one connection carries at once.
-pub const MAX_STREAMS: u32 = 128;
+/// Requests one connection carries at once: HTTP/2's stream limit and the concurrency limit are
+/// one number, so no stream waits outside the request budget (`crate::request_budget`) holding
+/// its headers. High, because a client that opens many streams at once on a new connection,
+/// before it has the limit, has the ones past it refused (a thousand concurrent calls on one
+/// channel are a test here).
+pub const MAX_STREAMS: u32 = 1024;
 
 /// The server [`builder`] makes: tonic's, with every request body counted against
 /// [`crate::request_budget`].
