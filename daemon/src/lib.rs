@@ -28,5 +28,4 @@ pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;
-pub mod turns;
 pub mod watch;

@@ -49,16 +49,6 @@ fn stream_bytes(headers: &http::HeaderMap) -> usize {
     8 * 1024 + 6 * listed
 }
 
-/// Bytes held now by incomplete bodies (for tests and `Status`).
-pub fn held_bytes() -> usize {
-    budget().held.load(Ordering::Relaxed)
-}
-
-/// Bodies cut so far.
-pub fn cut_count() -> u64 {
-    budget().cut.load(Ordering::Relaxed)
-}
-
 #[derive(Debug)]
 struct Budget {
     limit: usize,

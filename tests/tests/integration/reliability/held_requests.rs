@@ -44,18 +44,36 @@ async fn is_cut(response: h2::client::ResponseFuture) -> bool {
     }
 }
 
+/// A real daemon with a token, and its owner's connection (already served once).
+struct Target {
+    _scratch: tempfile::TempDir,
+    daemon: RealDaemon,
+    owner: hf_auth::connect::Client,
+    ctx: pb::ClientContext,
+}
+
+impl Target {
+    async fn start(prefix: &str) -> Self {
+        let (scratch, socket, hf_home) = scratch_with_token(prefix, TOKEN);
+        let daemon = RealDaemon::spawn(&socket, &hf_home, "http://127.0.0.1:9", &scratch.path().join("daemon.log"));
+        let owner = connect(&daemon.socket).await;
+        let ctx = context_for(&hf_home, "http://127.0.0.1:9");
+        let target = Self { _scratch: scratch, daemon, owner, ctx };
+        assert_eq!(target.resolve().await.expect("warm"), TOKEN);
+        target
+    }
+
+    /// The owner's `Resolve`, on its own connection.
+    async fn resolve(&self) -> Result<String, tonic::Status> {
+        let request = pb::ResolveRequest { context: Some(self.ctx.clone()), username: String::new() };
+        self.owner.clone().resolve(request).await.map(|r| r.into_inner().token)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_incomplete_requests_are_cut_past_one_budget_and_the_owner_is_still_served() {
-    let (scratch, socket, hf_home) = scratch_with_token("hfheld", TOKEN);
-    let daemon = RealDaemon::spawn(&socket, &hf_home, "http://127.0.0.1:9", &scratch.path().join("daemon.log"));
-    let mut owner = connect(&daemon.socket).await;
-    let ctx = context_for(&hf_home, "http://127.0.0.1:9");
-    let resolve = |mut c: hf_auth::connect::Client, ctx: pb::ClientContext| async move {
-        c.resolve(pb::ResolveRequest { context: Some(ctx), username: String::new() })
-            .await
-            .map(|r| r.into_inner().token)
-    };
-    assert_eq!(resolve(owner.clone(), ctx.clone()).await.expect("warm"), TOKEN);
+    let target = Target::start("hfheld").await;
+    let daemon = &target.daemon;
     let peak_before = daemon.status("VmHWM");
 
     let start = Instant::now();
@@ -76,7 +94,7 @@ async fn held_incomplete_requests_are_cut_past_one_budget_and_the_owner_is_still
     }
     let opened = answers.len();
     // The owner, meanwhile, on its own connection.
-    let during = tokio::time::timeout(Duration::from_secs(10), resolve(owner.clone(), ctx.clone())).await;
+    let during = tokio::time::timeout(Duration::from_secs(10), target.resolve()).await;
     assert_eq!(during.expect("answered during the flood").expect("resolve during the flood"), TOKEN);
     // Everything sent: the streams over the budget are answered with a refusal.
     let mut cut = 0;
@@ -106,13 +124,13 @@ async fn held_incomplete_requests_are_cut_past_one_budget_and_the_owner_is_still
     assert!(cut >= wanted, "only {cut} of {opened} held streams were cut (wanted ≥ {wanted}); peak {peak} KiB");
     let bound_kib = (hf_authd::request_budget::MAX_HELD_BYTES / 1024) as u64 * 4;
     assert!(peak < peak_before + bound_kib, "peak RSS {peak_before} → {peak} KiB, more than {bound_kib} KiB more");
-    assert_eq!(resolve(owner.clone(), ctx.clone()).await.expect("after"), TOKEN);
+    assert_eq!(target.resolve().await.expect("after"), TOKEN);
     drop(streams);
     drop(pending);
     for h in held {
         h.abort();
     }
-    owner.status(pb::StatusRequest { context: None }).await.expect("still serving");
+    target.owner.clone().status(pb::StatusRequest { context: None }).await.expect("still serving");
 }
 
 /// The same with streams that send only their headers, large ones (430 extra headers, about
@@ -124,16 +142,8 @@ async fn held_incomplete_requests_are_cut_past_one_budget_and_the_owner_is_still
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_that_send_only_headers_are_bounded_and_cut_past_the_budget() {
     const PER_CONNECTION: usize = 500;
-    let (scratch, socket, hf_home) = scratch_with_token("hfheaders", TOKEN);
-    let daemon = RealDaemon::spawn(&socket, &hf_home, "http://127.0.0.1:9", &scratch.path().join("daemon.log"));
-    let mut owner = connect(&daemon.socket).await;
-    let ctx = context_for(&hf_home, "http://127.0.0.1:9");
-    let resolve = |mut c: hf_auth::connect::Client, ctx: pb::ClientContext| async move {
-        c.resolve(pb::ResolveRequest { context: Some(ctx), username: String::new() })
-            .await
-            .map(|r| r.into_inner().token)
-    };
-    assert_eq!(resolve(owner.clone(), ctx.clone()).await.expect("warm"), TOKEN);
+    let target = Target::start("hfheaders").await;
+    let daemon = &target.daemon;
     let peak_before = daemon.status("VmHWM");
     let mut held = Vec::new();
     let mut answers = Vec::new();
@@ -161,7 +171,7 @@ async fn streams_that_send_only_headers_are_bounded_and_cut_past_the_budget() {
         }
     }
     let opened = answers.len();
-    let during = tokio::time::timeout(Duration::from_secs(10), resolve(owner.clone(), ctx.clone())).await;
+    let during = tokio::time::timeout(Duration::from_secs(10), target.resolve()).await;
     assert_eq!(during.expect("answered during the flood").expect("resolve during the flood"), TOKEN);
     let mut pending: futures_util::stream::FuturesUnordered<_> =
         answers.into_iter().map(|(response, stream)| async move { (is_cut(response).await, stream) }).collect();
@@ -187,10 +197,10 @@ async fn streams_that_send_only_headers_are_bounded_and_cut_past_the_budget() {
     let bound_kib = (hf_authd::request_budget::MAX_HELD_BYTES / 1024) as u64 * 8;
     assert!(peak < peak_before + bound_kib, "peak RSS {peak_before} → {peak} KiB, more than {bound_kib} KiB more");
     assert!(cut > 0, "nothing was cut of {opened} streams holding their headers");
-    assert_eq!(resolve(owner.clone(), ctx.clone()).await.expect("after"), TOKEN);
+    assert_eq!(target.resolve().await.expect("after"), TOKEN);
     drop((kept, pending));
     for h in held {
         h.abort();
     }
-    owner.status(pb::StatusRequest { context: None }).await.expect("still serving");
+    target.owner.clone().status(pb::StatusRequest { context: None }).await.expect("still serving");
 }

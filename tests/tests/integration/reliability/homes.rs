@@ -30,6 +30,24 @@ fn make_homes(root: &Path, range: std::ops::Range<usize>) {
     }
 }
 
+/// Another program (util-linux `flock`) holding `lock` exclusively for `secs`; returns once it
+/// holds it (flock takes the lock before it runs sleep).
+async fn hold_lock(lock: &Path, secs: u32) -> std::process::Child {
+    std::fs::write(lock, "").expect("lock file");
+    let holder = Command::new("flock")
+        .args(["--exclusive", "--no-fork"])
+        .arg(lock)
+        .args(["sleep", &secs.to_string()])
+        .spawn()
+        .expect("flock (util-linux)");
+    let lock_file = std::fs::File::open(lock).expect("open lock");
+    while rustix::fs::flock(&lock_file, rustix::fs::FlockOperation::NonBlockingLockShared).is_ok() {
+        let _ = rustix::fs::flock(&lock_file, rustix::fs::FlockOperation::Unlock);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    holder
+}
+
 /// Resolves every home in `range` (16 connections at once) and checks each gets its own token.
 async fn resolve_all(socket: &Path, root: &Path, endpoint: &str, range: std::ops::Range<usize>) {
     let mut tasks = Vec::new();
@@ -119,19 +137,7 @@ async fn a_home_whose_lock_is_held_delays_no_other_home() {
     let (a, b, c) = (root.join("job0/hf"), root.join("job1/hf"), root.join("job2/hf"));
     resolve_all(&socket, &root, endpoint, 2..3).await; // C is open before B stalls
     std::fs::write(b.join(".hf-auth-tmp-token.1.2"), "left by a crash").expect("plant a leftover");
-    std::fs::write(b.join("stored_tokens.lock"), "").expect("lock file");
-    let mut holder = Command::new("flock")
-        .args(["--exclusive", "--no-fork"])
-        .arg(b.join("stored_tokens.lock"))
-        .args(["sleep", "10"])
-        .spawn()
-        .expect("flock (util-linux)");
-    // flock takes the lock before it runs sleep; wait until it holds it.
-    let lock_file = std::fs::File::open(b.join("stored_tokens.lock")).expect("open lock");
-    while rustix::fs::flock(&lock_file, rustix::fs::FlockOperation::NonBlockingLockShared).is_ok() {
-        let _ = rustix::fs::flock(&lock_file, rustix::fs::FlockOperation::Unlock);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let mut holder = hold_lock(&b.join("stored_tokens.lock"), 10).await;
     let stalled = {
         let (socket, ctx) = (socket.clone(), context_for(&b, endpoint));
         tokio::spawn(async move {
@@ -182,18 +188,7 @@ async fn a_flood_of_new_homes_behind_one_held_lock_delays_no_other_home() {
     let locked = scratch.path().join("locked");
     std::fs::create_dir_all(&locked).expect("mkdir");
     std::fs::write(locked.join("stored_tokens"), "").expect("stored_tokens");
-    std::fs::write(locked.join("stored_tokens.lock"), "").expect("lock file");
-    let mut holder = Command::new("flock")
-        .args(["--exclusive", "--no-fork"])
-        .arg(locked.join("stored_tokens.lock"))
-        .args(["sleep", "60"])
-        .spawn()
-        .expect("flock (util-linux)");
-    let lock_file = std::fs::File::open(locked.join("stored_tokens.lock")).expect("open lock");
-    while rustix::fs::flock(&lock_file, rustix::fs::FlockOperation::NonBlockingLockShared).is_ok() {
-        let _ = rustix::fs::flock(&lock_file, rustix::fs::FlockOperation::Unlock);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let mut holder = hold_lock(&locked.join("stored_tokens.lock"), 60).await;
     let mut flood = Vec::new();
     for chunk in 0..16 {
         let (socket, locked) = (socket.clone(), locked.clone());
