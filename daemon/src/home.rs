@@ -72,7 +72,7 @@ impl Home {
         keyring_settings: KeyringSettings,
     ) -> Self {
         let (events, _) = broadcast::channel(64);
-        let empty = Snapshot { stored: Default::default(), active: Ok(None), keyring_active: None };
+        let empty = Snapshot::new(Default::default(), Ok(None), None);
         Self {
             paths,
             snapshot: RwLock::new(Arc::new(empty)),

@@ -59,7 +59,7 @@ mod tests {
     }
 
     fn snap(file: Option<&str>) -> Snapshot {
-        Snapshot { stored: Arc::new(Stored::default()), active: Ok(file.and_then(Token::clean)), keyring_active: None }
+        Snapshot::new(Arc::new(Stored::default()), Ok(file.and_then(Token::clean)), None)
     }
 
     // Spec §2's precedence table.
@@ -87,8 +87,7 @@ mod tests {
 
     #[test]
     fn unreadable_file_is_an_error_unless_an_env_token_wins() {
-        let bad =
-            Snapshot { stored: Arc::new(Stored::default()), active: Err("not UTF-8".into()), keyring_active: None };
+        let bad = Snapshot::new(Arc::new(Stored::default()), Err("not UTF-8".into()), None);
         assert!(resolve(&ctx(&[]), &bad).is_err());
         assert!(resolve(&ctx(&[("HF_TOKEN", "hf_x")]), &bad).is_ok());
     }

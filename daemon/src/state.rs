@@ -74,7 +74,7 @@ impl Daemon {
             service_managed: false,
             shutdown: Notify::new(),
             stopping: tokio::sync::watch::Sender::new(false),
-            activity: Activity::default(),
+            activity: Activity { requests: AtomicU64::new(0), last_request_ms: AtomicU64::new(crate::clock::now_ms()) },
             open_streams: AtomicU64::new(0),
         }))
     }
@@ -159,7 +159,7 @@ impl Daemon {
 
     pub fn note_request(&self) {
         self.activity.requests.fetch_add(1, Ordering::Relaxed);
-        crate::clock::advance(&self.activity.last_request_ms, self.started.elapsed().as_millis() as u64);
+        crate::clock::advance(&self.activity.last_request_ms, crate::clock::now_ms());
     }
 
     pub fn requests_served(&self) -> u64 {
@@ -172,7 +172,7 @@ impl Daemon {
             return None;
         }
         let last = self.activity.last_request_ms.load(Ordering::Relaxed);
-        Some(self.started.elapsed().saturating_sub(std::time::Duration::from_millis(last)))
+        Some(std::time::Duration::from_millis(crate::clock::now_ms().saturating_sub(last)))
     }
 
     /// Counts an open stream until the guard drops.
@@ -185,11 +185,11 @@ impl Daemon {
 /// The request counters, alone on their cache line (two, for CPUs that fetch lines in pairs): a
 /// worker's write there does not take away the other worker's copy of the `Daemon` fields every
 /// request reads.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[repr(align(128))]
 struct Activity {
     requests: AtomicU64,
-    /// Milliseconds since `started` of the last request (for --idle-timeout).
+    /// [`crate::clock::now_ms`] of the last request, or of the start (for --idle-timeout).
     last_request_ms: AtomicU64,
 }
 

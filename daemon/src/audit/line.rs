@@ -19,7 +19,8 @@ use std::time::SystemTime;
 /// lock on the other thread's arena, and can leave memory behind in it.
 #[derive(Debug)]
 pub struct Entry {
-    /// When it happened (formatted by the writer; the request path only reads the clock).
+    /// When it happened (formatted by the writer; the request path only reads the coarse clock,
+    /// `crate::clock::wall`: the line shows seconds).
     pub time: SystemTime,
     /// `handout` (a secret was returned) or `refused` (a forwarded request was turned away).
     pub event: &'static str,
@@ -50,7 +51,7 @@ pub struct Entry {
 impl Entry {
     pub fn new(event: &'static str, rpc: &'static str, peer: Option<&PeerInfo>) -> Self {
         Self {
-            time: SystemTime::now(),
+            time: crate::clock::wall(),
             event,
             rpc,
             pid: peer.and_then(|p| p.pid),

@@ -11,7 +11,7 @@ use hf_auth_proto::Token;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
@@ -19,7 +19,37 @@ pub const UNAUTHORIZED_TTL: Duration = Duration::from_secs(10);
 /// Distinct tokens remembered at most; the oldest answer goes first.
 const MAX_ENTRIES: usize = 1024;
 
-type Key = [u8; 32];
+pub type Key = [u8; 32];
+
+/// One whoami key kept with the endpoint and token it was made from, so it is only ever used
+/// for them: a home's snapshot keeps one for its active token, which nearly every `Resolve`
+/// looks the owner of up (a SHA-256 each time, else). It holds the token no longer than the
+/// snapshot holding it does.
+#[derive(Debug, Default)]
+pub struct KeyMemo(OnceLock<(Box<str>, Token, Key)>);
+
+impl KeyMemo {
+    /// [`WhoamiCache::key`] of `endpoint` and `token`: remembered the first time, read after
+    /// that for the same two (any others are hashed as usual).
+    pub fn key(&self, endpoint: &str, token: &Token) -> Key {
+        if let Some((e, t, key)) = self.0.get()
+            && **e == *endpoint
+            && t == token
+        {
+            return *key;
+        }
+        let key = WhoamiCache::key(endpoint, token);
+        let _ = self.0.set((endpoint.into(), token.clone(), key));
+        key
+    }
+}
+
+/// A copy starts empty: whoever copies a snapshot may change its token.
+impl Clone for KeyMemo {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Freshness {
@@ -119,9 +149,13 @@ impl WhoamiCache {
     /// The cached answer for a token regardless of age, without asking the Hub.
     pub fn peek(&self, endpoint: &str, token: &Token) -> Option<Arc<WhoAmI>> {
         // Hashed before the lock is taken: every `Resolve` peeks, on every worker.
-        let key = Self::key(endpoint, token);
+        self.peek_key(&Self::key(endpoint, token))
+    }
+
+    /// [`Self::peek`] by the key (from a [`KeyMemo`]).
+    pub fn peek_key(&self, key: &Key) -> Option<Arc<WhoAmI>> {
         let slots = lock(&self.slots);
-        let slot = slots.get(&key)?;
+        let slot = slots.get(key)?;
         match lock(&slot.answer).as_ref()? {
             Answer::Ok { who, .. } => Some(who.clone()),
             Answer::Unauthorized { .. } => None,
@@ -178,4 +212,26 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_memo_answers_for_the_endpoint_and_token_it_was_made_from_only() {
+        let (a, b) = (Token::new("hf_aaaaaaaaaaaaaaaa"), Token::new("hf_bbbbbbbbbbbbbbbb"));
+        let (hub, mirror) = ("https://huggingface.co", "https://mirror.example");
+        let memo = KeyMemo::default();
+        assert_eq!(memo.key(hub, &a), WhoamiCache::key(hub, &a));
+        // Remembered, and never handed to another token or endpoint.
+        assert_eq!(memo.key(hub, &a), WhoamiCache::key(hub, &a));
+        assert_eq!(memo.key(hub, &b), WhoamiCache::key(hub, &b));
+        assert_eq!(memo.key(mirror, &a), WhoamiCache::key(mirror, &a));
+        assert_ne!(WhoamiCache::key(hub, &a), WhoamiCache::key(hub, &b));
+        assert_ne!(WhoamiCache::key(hub, &a), WhoamiCache::key(mirror, &a));
+        // A copy remembers nothing: its snapshot may get another token.
+        assert!(memo.clone().0.get().is_none());
+        assert!(memo.0.get().is_some_and(|(e, t, _)| **e == *hub && *t == a));
+    }
 }

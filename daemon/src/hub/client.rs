@@ -157,6 +157,10 @@ pub(crate) fn unreachable(url: &str, e: &reqwest::Error) -> HubError {
 /// someone put in `HF_ENDPOINT`, for a proxy or a mirror), which would otherwise reach terminals,
 /// CI logs, the daemon's log and the audit log.
 pub fn shown_url(url: &str) -> Cow<'_, str> {
+    // Every audit line passes here: most endpoints have no `@` to look for an authority around.
+    if !url.contains('@') {
+        return Cow::Borrowed(url);
+    }
     let Some(start) = url.find("://").map(|i| i + 3) else { return Cow::Borrowed(url) };
     let rest = &url[start..];
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];

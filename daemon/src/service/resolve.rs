@@ -136,7 +136,14 @@ fn answer(
     source: Source,
     home: Option<(&Arc<Snapshot>, &Home)>,
 ) -> pb::ResolveResponse {
-    let username = daemon.whoami.peek(&ctx.endpoint, &token).map(|w| w.name.clone()).unwrap_or_default();
+    // The active token's key is the snapshot's to remember; any other token is hashed.
+    let key = match home {
+        Some((s, _)) if s.active.as_ref().is_ok_and(|a| a.as_ref() == Some(&token)) => {
+            s.active_owner_key.key(&ctx.endpoint, &token)
+        }
+        _ => crate::hub::cache::WhoamiCache::key(&ctx.endpoint, &token),
+    };
+    let username = daemon.whoami.peek_key(&key).map(|w| w.name.clone()).unwrap_or_default();
     let name = home.and_then(|(s, h)| h.name_of(s, &token)).unwrap_or_default();
     // An OAuth token's section says when it stops working: git's helpers after ours must not
     // cache it past that (git-credential-hf sends it on as password_expiry_utc).

@@ -72,6 +72,14 @@ pub struct Snapshot {
     /// With no token file, the name in the active-name file ([`HomePaths::active_name_file`]):
     /// keyring storage without the mirror. The home fills `active` from the keyring.
     pub keyring_active: Option<String>,
+    /// The whoami cache's key for `active` at the endpoint that asked first.
+    pub active_owner_key: crate::hub::cache::KeyMemo,
+}
+
+impl Snapshot {
+    pub fn new(stored: Arc<Stored>, active: Result<Option<Token>, String>, keyring_active: Option<String>) -> Self {
+        Self { stored, active, keyring_active, active_owner_key: Default::default() }
+    }
 }
 
 impl PartialEq for Snapshot {
@@ -87,7 +95,7 @@ pub fn read(paths: &HomePaths) -> Snapshot {
     let _shared = secure_fs::lock_shared_if_exists(&paths.lock_file(), Duration::from_secs(2));
     let active = read_active(paths);
     let keyring_active = if matches!(active, Ok(None)) { read_active_name(paths) } else { None };
-    Snapshot { stored: Arc::new(read_stored(paths).0), active, keyring_active }
+    Snapshot::new(Arc::new(read_stored(paths).0), active, keyring_active)
 }
 
 /// The active-name file's name, exactly as written; absent, unreadable or empty → none.
